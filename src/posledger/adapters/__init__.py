@@ -1,0 +1,1 @@
+"""Storage adapters behind the ports in ``posledger.app.ports``."""

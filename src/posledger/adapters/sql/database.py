@@ -1,0 +1,14 @@
+"""The minimal database handle the SQL repositories use."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol, Sequence
+
+Row = Sequence[Any]
+
+
+class Database(Protocol):
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...  # rows affected
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...

@@ -1,0 +1,461 @@
+"""The ports of ``posledger.app.ports`` implemented in portable SQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from posledger.adapters.sql.database import Database, Row
+from posledger.app.ports import (
+    EntryLineRow, ExceptionRecord, IssuedDocument, NewEvent, PostingWrites, Rejection,
+    SequenceGap, StockRow, StoredEvent, TrialBalanceRow,
+)
+from posledger.domain.costing import StockPosition
+from posledger.domain.journal import JournalLine
+from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, SoldLine, StockMove
+
+_EVENT_COLUMNS = 'events."offset", event_id, type, store_id, register_id, seq, body, body_hash, accepted_at, status'
+
+
+def _event(row: Row) -> StoredEvent:
+    return StoredEvent(*row)
+
+
+class SqlEventLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        row = self.db.fetchone(f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id = ?", (event_id,))
+        return _event(row) if row else None
+
+    def append(self, event: NewEvent) -> int:
+        row = self.db.fetchone(
+            "INSERT INTO events (event_id, type, store_id, register_id, seq, occurred_at, body,"
+            ' body_hash, accepted_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING "offset"',
+            (event.event_id, event.type, event.store_id, event.register_id, event.seq,
+             event.occurred_at, event.body, event.body_hash, event.accepted_at, event.source))
+        assert row is not None
+        return int(row[0])
+
+    def after(self, offset: int, limit: int) -> list[StoredEvent]:
+        if limit <= 0:
+            return []
+        rows = self.db.fetchall(f'SELECT {_EVENT_COLUMNS} FROM events WHERE "offset" > ? '
+                                'ORDER BY "offset" LIMIT ?', (offset, limit))
+        return [_event(r) for r in rows]
+
+    def by_offsets(self, offsets: list[int]) -> list[StoredEvent]:
+        result: list[StoredEvent] = []
+        for start in range(0, len(offsets), 500):
+            chunk = offsets[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            result.extend(_event(r) for r in self.db.fetchall(
+                f'SELECT {_EVENT_COLUMNS} FROM events WHERE "offset" IN ({marks})', chunk))
+        return sorted(result, key=lambda e: e.offset)
+
+    def reject(self, rejection: Rejection) -> None:
+        self.db.execute("INSERT INTO rejections (event_id, received_at, problem_type, field, detail,"
+                        " source) VALUES (?, ?, ?, ?, ?, ?)",
+                        (rejection.event_id, rejection.received_at, rejection.problem_type,
+                         rejection.field, rejection.detail, rejection.source))
+
+    def last_rejection(self, event_id: str) -> Rejection | None:
+        row = self.db.fetchone("SELECT event_id, received_at, problem_type, field, detail, source "
+                               "FROM rejections WHERE event_id = ? ORDER BY id DESC LIMIT 1", (event_id,))
+        return Rejection(*row) if row else None
+
+    def high_seq(self, register_id: str) -> int | None:
+        row = self.db.fetchone("SELECT high_seq FROM register_sequences WHERE register_id = ?", (register_id,))
+        return int(row[0]) if row else None
+
+    def set_high_seq(self, register_id: str, store_id: str, seq: int) -> None:
+        self.db.execute("INSERT INTO register_sequences (register_id, store_id, high_seq) VALUES (?, ?, ?)"
+                        " ON CONFLICT (register_id) DO UPDATE SET high_seq = excluded.high_seq",
+                        (register_id, store_id, seq))
+
+    def gaps_containing(self, register_id: str, seq: int) -> list[SequenceGap]:
+        rows = self.db.fetchall("SELECT register_id, low, high, exception_id FROM sequence_gaps "
+                                "WHERE register_id = ? AND low <= ? AND high >= ?",
+                                (register_id, seq, seq))
+        return [SequenceGap(*r) for r in rows]
+
+    def add_gap(self, gap: SequenceGap) -> None:
+        self.db.execute("INSERT INTO sequence_gaps (register_id, low, high, exception_id) VALUES (?, ?, ?, ?)",
+                        (gap.register_id, gap.low, gap.high, gap.exception_id))
+
+    def remove_gap(self, gap: SequenceGap) -> None:
+        self.db.execute("DELETE FROM sequence_gaps WHERE register_id = ? AND low = ?",
+                        (gap.register_id, gap.low))
+
+    def open_gaps(self, exception_id: int) -> int:
+        row = self.db.fetchone("SELECT COUNT(*) FROM sequence_gaps WHERE exception_id = ?", (exception_id,))
+        return int(row[0]) if row else 0
+
+    def position(self, consumer: str) -> int:
+        row = self.db.fetchone('SELECT "offset" FROM consumer_positions WHERE consumer = ?', (consumer,))
+        return int(row[0]) if row else 0
+
+    def set_position(self, consumer: str, offset: int) -> None:
+        self.db.execute('INSERT INTO consumer_positions (consumer, "offset") VALUES (?, ?) '
+                        'ON CONFLICT (consumer) DO UPDATE SET "offset" = excluded."offset"',
+                        (consumer, offset))
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.fetchall("SELECT status, COUNT(*) FROM events GROUP BY status")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+class SqlParking:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def park(self, offset: int, store_id: str, wait_key: str | None, exception_id: int) -> None:
+        self.db.execute('INSERT INTO parked_events ("offset", store_id, wait_key, exception_id, ready) '
+                        'VALUES (?, ?, ?, ?, 0) ON CONFLICT ("offset") DO UPDATE SET '
+                        "wait_key = excluded.wait_key, exception_id = excluded.exception_id, ready = 0",
+                        (offset, store_id, wait_key, exception_id))
+
+    def unpark(self, offset: int) -> int | None:
+        row = self.db.fetchone('DELETE FROM parked_events WHERE "offset" = ? RETURNING exception_id', (offset,))
+        return int(row[0]) if row else None
+
+    def ready(self, limit: int) -> list[int]:
+        rows = self.db.fetchall('SELECT "offset" FROM parked_events WHERE ready = 1 '
+                                'ORDER BY "offset" LIMIT ?', (limit,))
+        return [int(r[0]) for r in rows]
+
+    def release(self, wait_key: str) -> int:
+        return self.db.execute("UPDATE parked_events SET ready = 1 WHERE wait_key = ? AND ready = 0",
+                               (wait_key,))
+
+
+def _position(row: Row) -> StockPosition:
+    return StockPosition(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def _move(row: Row) -> StockMove:
+    return StockMove(row[0], row[1], row[2], int(row[3]), int(row[4]), row[5], date.fromisoformat(row[6]))
+
+
+_MOVE_COLUMNS = "sku, location_id, store_id, qty, value, kind, business_day"
+
+
+def _drawer_json(drawer: Drawer) -> str:
+    state = asdict(drawer)
+    state["business_day"] = drawer.business_day.isoformat() if drawer.business_day else None
+    return json.dumps(state, separators=(",", ":"))
+
+
+def _drawer(text: str) -> Drawer:
+    state = json.loads(text)
+    if state.get("business_day"):
+        state["business_day"] = date.fromisoformat(state["business_day"])
+    return Drawer(**state)
+
+
+class SqlLedger:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load_stock(self, sku: str, location_id: str) -> StockPosition | None:
+        row = self.db.fetchone("SELECT on_hand, value, last_cost_value, last_cost_qty FROM stock_positions "
+                               "WHERE sku = ? AND location_id = ?", (sku, location_id))
+        return _position(row) if row else None
+
+    def load_sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
+        row = self.db.fetchone(
+            "SELECT event_id, business_day, register_id, invoice_number, total, tax, cash, lines, voided "
+            "FROM sales WHERE store_id = ? AND receipt_no = ?", (store_id, receipt_no))
+        if row is None:
+            return None
+        event_id = row[0]
+        journal = tuple(JournalLine(r[0], int(r[1]), int(r[2])) for r in self.db.fetchall(
+            "SELECT account, debit, credit FROM journal_lines WHERE event_id = ? ORDER BY line_id", (event_id,)))
+        moves = tuple(_move(r) for r in self.db.fetchall(
+            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_id", (event_id,)))
+        lines = tuple(SoldLine(*line) for line in json.loads(row[7]))
+        return SaleRecord(store_id, receipt_no, event_id, date.fromisoformat(row[1]), row[2], row[3],
+                          int(row[4]), int(row[5]), int(row[6]), lines, journal, moves, bool(row[8]))
+
+    def load_drawer(self, register_id: str) -> Drawer | None:
+        row = self.db.fetchone("SELECT state FROM drawers WHERE register_id = ?", (register_id,))
+        return _drawer(row[0]) if row else None
+
+    def last_document_number(self, series: str) -> int:
+        row = self.db.fetchone("SELECT last_number FROM document_series WHERE series = ?", (series,))
+        return int(row[0]) if row else 0
+
+    def write(self, writes: PostingWrites) -> None:
+        db = self.db
+        lines: list[tuple[Any, ...]] = []
+        for event_id, entry_no, entry in writes.entries:
+            day = entry.business_day.isoformat()
+            row = db.fetchone(
+                "INSERT INTO journal_entries (event_id, entry_no, store_id, business_day, register_id, memo)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING entry_id",
+                (event_id, entry_no, entry.store_id, day, entry.register_id, entry.memo))
+            assert row is not None
+            entry_id = int(row[0])
+            lines.extend((entry_id, event_id, line.account, line.debit, line.credit, entry.store_id,
+                          day, entry.register_id) for line in entry.lines)
+        db.executemany("INSERT INTO journal_lines (entry_id, event_id, account, debit, credit, store_id,"
+                       " business_day, register_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+        db.executemany(
+            f"INSERT INTO stock_moves (event_id, {_MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(event_id, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
+              m.business_day.isoformat()) for event_id, m in writes.moves])
+        db.executemany(
+            "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value,"
+            " last_cost_qty) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sku, location_id) DO UPDATE SET "
+            "on_hand = excluded.on_hand, value = excluded.value, "
+            "last_cost_value = excluded.last_cost_value, last_cost_qty = excluded.last_cost_qty",
+            [(sku, location, store, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty)
+             for (sku, location), (store, p) in writes.positions.items()])
+        db.executemany(
+            "INSERT INTO documents (number, series, sequence, kind, store_id, event_id, business_day,"
+            " original_number, total, tax, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(d.number, d.series, d.sequence, d.draft.kind, d.draft.store_id, d.event_id,
+              d.draft.business_day.isoformat(), d.draft.original_number, d.draft.total, d.draft.tax,
+              json.dumps(d.draft.body, separators=(",", ":"))) for d in writes.documents])
+        db.executemany("INSERT INTO document_series (series, last_number) VALUES (?, ?) "
+                       "ON CONFLICT (series) DO UPDATE SET last_number = excluded.last_number",
+                       list(writes.series.items()))
+        db.executemany(
+            "INSERT INTO sales (store_id, receipt_no, event_id, business_day, register_id, invoice_number,"
+            " total, tax, cash, lines, voided) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (store_id, receipt_no) DO UPDATE SET lines = excluded.lines, "
+            "voided = excluded.voided",
+            [(s.store_id, s.receipt_no, s.event_id, s.business_day.isoformat(), s.register_id,
+              s.invoice_number, s.total, s.tax, s.cash,
+              json.dumps([[ln.line_no, ln.sku, ln.qty, ln.cogs, ln.returned_qty] for ln in s.lines]),
+              int(s.voided)) for s in writes.sales.values()])
+        db.executemany("INSERT INTO drawers (register_id, store_id, state) VALUES (?, ?, ?) "
+                       "ON CONFLICT (register_id) DO UPDATE SET state = excluded.state",
+                       [(d.register_id, d.store_id, _drawer_json(d)) for d in writes.drawers.values()])
+        db.executemany(
+            "INSERT INTO register_sessions (register_id, session_id, store_id, business_day, status,"
+            " opening_float, cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted,"
+            " over_short, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (register_id, session_id) DO UPDATE SET status = excluded.status, "
+            "cash_sales = excluded.cash_sales, cash_refunds = excluded.cash_refunds, "
+            "float_adds = excluded.float_adds, drops = excluded.drops, paid_outs = excluded.paid_outs,"
+            " expected = excluded.expected, counted = excluded.counted, over_short = excluded.over_short,"
+            " approved_by = excluded.approved_by",
+            [(d.register_id, d.session_id, d.store_id,
+              d.business_day.isoformat() if d.business_day else None, d.session_status,
+              d.opening_float, d.cash_sales, d.cash_refunds, d.float_adds, d.drops, d.paid_outs,
+              d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
+              d.counted, d.over_short, d.approved_by)
+             for d in writes.drawers.values() if d.session_id is not None])
+        db.executemany('UPDATE events SET status = ? WHERE "offset" = ?',
+                       [(status, offset) for offset, status in writes.statuses])
+        db.executemany("UPDATE reservations SET status = 'consumed' WHERE order_id = ? AND status = 'active'",
+                       [(order_id,) for order_id in writes.consumed_orders])
+
+
+def _exception(row: Row) -> ExceptionRecord:
+    return ExceptionRecord(int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6],
+                           json.loads(row[7]), row[8], row[9], row[10], row[11])
+
+
+_EXCEPTION_COLUMNS = ("id, type, status, store_id, register_id, event_id, business_day, detail,"
+                      " created_at, resolved_at, resolved_by, resolution")
+
+
+class SqlExceptions:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, record: ExceptionRecord) -> int:
+        row = self.db.fetchone(
+            "INSERT INTO exceptions (type, status, store_id, register_id, event_id, business_day, detail,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (record.type, record.status, record.store_id, record.register_id, record.event_id,
+             record.business_day, json.dumps(record.detail, separators=(",", ":")), record.created_at))
+        assert row is not None
+        return int(row[0])
+
+    def get(self, exception_id: int) -> ExceptionRecord | None:
+        row = self.db.fetchone(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?", (exception_id,))
+        return _exception(row) if row else None
+
+    def resolve(self, exception_id: int, at: str, by: str, resolution: str) -> bool:
+        return self.db.execute("UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolved_by = ?,"
+                               " resolution = ? WHERE id = ? AND status = 'open'",
+                               (at, by, resolution, exception_id)) > 0
+
+    def open_for_event(self, event_id: str) -> list[ExceptionRecord]:
+        rows = self.db.fetchall(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE event_id = ? "
+                                "AND status = 'open' ORDER BY id", (event_id,))
+        return [_exception(r) for r in rows]
+
+    def list(self, *, status: str | None = None, type: str | None = None,
+             store_id: str | None = None, limit: int = 1000) -> list[ExceptionRecord]:
+        clauses, params = [], []
+        for column, value in (("status", status), ("type", type), ("store_id", store_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.fetchall(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions {where} ORDER BY id LIMIT ?",
+                                (*params, limit))
+        return [_exception(r) for r in rows]
+
+
+class SqlMasterData:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def version(self) -> int:
+        row = self.db.fetchone("SELECT version FROM catalog_version WHERE id = 1")
+        return int(row[0]) if row else 0
+
+    def upsert(self, kind: str, key: str, body: str, at: str) -> int | None:
+        """Store an entry; bump the catalog version only when the body really changed."""
+        row = self.db.fetchone("SELECT body FROM master_data WHERE kind = ? AND key = ?", (kind, key))
+        if row is not None and row[0] == body:
+            return None
+        bumped = self.db.fetchone("UPDATE catalog_version SET version = version + 1 WHERE id = 1 "
+                                  "RETURNING version")
+        assert bumped is not None
+        version = int(bumped[0])
+        self.db.execute("INSERT INTO master_data (kind, key, body, version, updated_at) VALUES (?, ?, ?, ?, ?)"
+                        " ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, "
+                        "version = excluded.version, updated_at = excluded.updated_at",
+                        (kind, key, body, version, at))
+        return version
+
+    def snapshot_rows(self) -> list[tuple[str, str, str]]:
+        return [(r[0], r[1], r[2]) for r in self.db.fetchall("SELECT kind, key, body FROM master_data")]
+
+    def changes_since(self, version: int, kinds: tuple[str, ...]) -> list[tuple[str, str, str, int]]:
+        marks = ",".join("?" * len(kinds))
+        rows = self.db.fetchall(f"SELECT kind, key, body, version FROM master_data WHERE version > ? "
+                                f"AND kind IN ({marks}) ORDER BY version", (version, *kinds))
+        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+class SqlReservations:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def reserved(self, sku: str, location_id: str) -> int:
+        row = self.db.fetchone("SELECT COALESCE(SUM(qty), 0) FROM reservations WHERE sku = ? AND "
+                               "location_id = ? AND status = 'active'", (sku, location_id))
+        return int(row[0]) if row else 0
+
+    def add(self, order_id: str, sku: str, location_id: str, qty: int, at: str) -> bool:
+        return self.db.execute(
+            "INSERT INTO reservations (order_id, sku, location_id, qty, status, created_at) "
+            "VALUES (?, ?, ?, ?, 'active', ?) ON CONFLICT (order_id, sku, location_id) DO UPDATE SET "
+            "qty = excluded.qty, status = 'active' WHERE reservations.status <> 'consumed'",
+            (order_id, sku, location_id, qty, at)) > 0
+
+    def release(self, order_id: str, sku: str | None = None) -> int:
+        if sku is None:
+            return self.db.execute("UPDATE reservations SET status = 'released' WHERE order_id = ? "
+                                   "AND status = 'active'", (order_id,))
+        return self.db.execute("UPDATE reservations SET status = 'released' WHERE order_id = ? AND sku = ? "
+                               "AND status = 'active'", (order_id, sku))
+
+
+class SqlQueries:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def trial_balance(self, store_ids: list[str] | None, day_from: date | None,
+                      day_to: date | None) -> list[TrialBalanceRow]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if store_ids is not None:
+            clauses.append(f"store_id IN ({','.join('?' * len(store_ids))})")
+            params.extend(store_ids)
+        if day_from is not None:
+            clauses.append("business_day >= ?")
+            params.append(day_from.isoformat())
+        if day_to is not None:
+            clauses.append("business_day <= ?")
+            params.append(day_to.isoformat())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.fetchall(f"SELECT account, SUM(debit), SUM(credit) FROM journal_lines {where} "
+                                "GROUP BY account ORDER BY account", params)
+        return [TrialBalanceRow(r[0], int(r[1]), int(r[2])) for r in rows]
+
+    def entry_lines(self, *, account: str | None, store_id: str | None, business_day: date | None,
+                    event_id: str | None, after_line_id: int, limit: int) -> list[EntryLineRow]:
+        clauses = ["l.line_id > ?"]
+        params: list[Any] = [after_line_id]
+        for column, value in (("l.account", account), ("l.store_id", store_id),
+                              ("l.business_day", business_day.isoformat() if business_day else None),
+                              ("l.event_id", event_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = self.db.fetchall(
+            "SELECT l.line_id, l.entry_id, l.event_id, l.account, l.debit, l.credit, l.store_id, "
+            "l.business_day, l.register_id, e.memo FROM journal_lines l JOIN journal_entries e "
+            f"ON e.entry_id = l.entry_id WHERE {' AND '.join(clauses)} ORDER BY l.line_id LIMIT ?",
+            (*params, limit))
+        return [EntryLineRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
+                for r in rows]
+
+    def stock(self, sku: str | None, location_id: str | None) -> list[StockRow]:
+        clauses, params = [], []
+        for column, value in (("p.sku", sku), ("p.location_id", location_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.fetchall(
+            "SELECT p.sku, p.location_id, p.store_id, p.on_hand, p.value, p.last_cost_value, "
+            "p.last_cost_qty, COALESCE(r.reserved, 0) FROM stock_positions p LEFT JOIN "
+            "(SELECT sku, location_id, SUM(qty) AS reserved FROM reservations WHERE status = 'active' "
+            "GROUP BY sku, location_id) r ON r.sku = p.sku AND r.location_id = p.location_id "
+            f"{where} ORDER BY p.sku, p.location_id", params)
+        return [StockRow(r[0], r[1], r[2], _position(r[3:7]), int(r[7])) for r in rows]
+
+    def documents_for_event(self, event_id: str) -> list[IssuedDocument]:
+        rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents WHERE event_id = ? ORDER BY number",
+                                (event_id,))
+        return [_document(r) for r in rows]
+
+    def document(self, number: str) -> IssuedDocument | None:
+        row = self.db.fetchone(f"SELECT {_DOC_COLUMNS} FROM documents WHERE number = ?", (number,))
+        return _document(row) if row else None
+
+    def moves_for_event(self, event_id: str) -> list[StockMove]:
+        return [_move(r) for r in self.db.fetchall(
+            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_id", (event_id,))]
+
+    def stock_value_by_store(self) -> dict[str, int]:
+        rows = self.db.fetchall("SELECT store_id, SUM(value) FROM stock_positions GROUP BY store_id")
+        return {r[0]: int(r[1]) for r in rows}
+
+    def on_hand_from_moves(self) -> dict[tuple[str, str], tuple[int, int]]:
+        rows = self.db.fetchall("SELECT sku, location_id, SUM(qty), SUM(value) FROM stock_moves "
+                                "GROUP BY sku, location_id")
+        return {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+
+    def document_numbers(self) -> dict[str, list[int]]:
+        result: dict[str, list[int]] = {}
+        for series, sequence in self.db.fetchall("SELECT series, sequence FROM documents ORDER BY series, sequence"):
+            result.setdefault(series, []).append(int(sequence))
+        return result
+
+    def postings_per_event(self) -> dict[str, int]:
+        rows = self.db.fetchall("SELECT event_id, COUNT(*) FROM journal_entries WHERE entry_no = 1 "
+                                "GROUP BY event_id HAVING COUNT(*) > 1")
+        return {r[0]: int(r[1]) for r in rows}
+
+
+_DOC_COLUMNS = ("number, series, sequence, event_id, kind, store_id, business_day, original_number, "
+                "total, tax, body")
+
+
+def _document(row: Row) -> IssuedDocument:
+    draft = DocumentDraft(row[4], row[5], date.fromisoformat(row[6]), row[7], int(row[8]), int(row[9]),
+                          json.loads(row[10]))
+    return IssuedDocument(row[0], row[1], int(row[2]), row[3], draft)

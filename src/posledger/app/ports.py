@@ -1,0 +1,228 @@
+"""Ports: what the use cases need from storage. Each backend (SQLite, PostgreSQL) implements
+all of them and passes the one shared contract suite in ``tests/contract``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from types import TracebackType
+from typing import Any, Protocol
+
+from posledger.domain.costing import StockPosition
+from posledger.domain.journal import JournalEntry
+from posledger.domain.master import MasterData
+from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, StockMove
+
+__all__ = [
+    "NewEvent", "StoredEvent", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
+    "PostingWrites", "EventLog", "Parking", "Ledger", "Exceptions", "MasterDataStore",
+    "Reservations", "Queries", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
+    "StockRow", "EntryLineRow",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: str
+    type: str
+    store_id: str
+    register_id: str | None
+    seq: int | None
+    occurred_at: str
+    body: str  # canonical JSON: sorted keys, no spaces
+    body_hash: str  # sha256 of body
+    accepted_at: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    offset: int
+    event_id: str
+    type: str
+    store_id: str
+    register_id: str | None
+    seq: int | None
+    body: str
+    body_hash: str
+    accepted_at: str
+    status: str  # accepted | posted | exception
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    event_id: str | None
+    received_at: str
+    problem_type: str
+    field: str
+    detail: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceGap:
+    register_id: str
+    low: int
+    high: int
+    exception_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    id: int
+    type: str
+    status: str  # open | resolved
+    store_id: str | None
+    register_id: str | None
+    event_id: str | None
+    business_day: str | None
+    detail: dict[str, Any]
+    created_at: str
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedDocument:
+    number: str
+    series: str
+    sequence: int
+    event_id: str
+    draft: DocumentDraft
+
+
+@dataclass(slots=True)
+class PostingWrites:
+    """Everything one posting batch writes, in one transaction with the consumer position."""
+
+    entries: list[tuple[str, int, JournalEntry]] = field(default_factory=list)  # event_id, entry_no
+    moves: list[tuple[str, StockMove]] = field(default_factory=list)
+    positions: dict[tuple[str, str], tuple[str, StockPosition]] = field(default_factory=dict)
+    documents: list[IssuedDocument] = field(default_factory=list)
+    series: dict[str, int] = field(default_factory=dict)
+    sales: dict[tuple[str, str], SaleRecord] = field(default_factory=dict)
+    drawers: dict[str, Drawer] = field(default_factory=dict)
+    statuses: list[tuple[int, str]] = field(default_factory=list)
+    consumed_orders: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceRow:
+    account: str
+    debit: int
+    credit: int
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    sku: str
+    location_id: str
+    store_id: str
+    position: StockPosition
+    reserved: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLineRow:
+    line_id: int
+    entry_id: int
+    event_id: str
+    account: str
+    debit: int
+    credit: int
+    store_id: str
+    business_day: str
+    register_id: str | None
+    memo: str
+
+
+class EventLog(Protocol):
+    def get(self, event_id: str) -> StoredEvent | None: ...
+    def append(self, event: NewEvent) -> int: ...
+    def after(self, offset: int, limit: int) -> list[StoredEvent]: ...
+    def by_offsets(self, offsets: list[int]) -> list[StoredEvent]: ...
+    def reject(self, rejection: Rejection) -> None: ...
+    def last_rejection(self, event_id: str) -> Rejection | None: ...
+    def high_seq(self, register_id: str) -> int | None: ...
+    def set_high_seq(self, register_id: str, store_id: str, seq: int) -> None: ...
+    def gaps_containing(self, register_id: str, seq: int) -> list[SequenceGap]: ...
+    def add_gap(self, gap: SequenceGap) -> None: ...
+    def remove_gap(self, gap: SequenceGap) -> None: ...
+    def open_gaps(self, exception_id: int) -> int: ...
+    def position(self, consumer: str) -> int: ...
+    def set_position(self, consumer: str, offset: int) -> None: ...
+    def counts(self) -> dict[str, int]: ...
+
+
+class Parking(Protocol):
+    def park(self, offset: int, store_id: str, wait_key: str | None, exception_id: int) -> None: ...
+    def unpark(self, offset: int) -> int | None: ...
+    def ready(self, limit: int) -> list[int]: ...
+    def release(self, wait_key: str) -> int: ...
+
+
+class Ledger(Protocol):
+    def load_stock(self, sku: str, location_id: str) -> StockPosition | None: ...
+    def load_sale(self, store_id: str, receipt_no: str) -> SaleRecord | None: ...
+    def load_drawer(self, register_id: str) -> Drawer | None: ...
+    def last_document_number(self, series: str) -> int: ...
+    def write(self, writes: PostingWrites) -> None: ...
+
+
+class Exceptions(Protocol):
+    def add(self, record: ExceptionRecord) -> int: ...
+    def get(self, exception_id: int) -> ExceptionRecord | None: ...
+    def resolve(self, exception_id: int, at: str, by: str, resolution: str) -> bool: ...
+    def open_for_event(self, event_id: str) -> list[ExceptionRecord]: ...
+    def list(self, *, status: str | None = None, type: str | None = None,
+             store_id: str | None = None, limit: int = 1000) -> list[ExceptionRecord]: ...
+
+
+class MasterDataStore(Protocol):
+    def version(self) -> int: ...
+    def upsert(self, kind: str, key: str, body: str, at: str) -> int | None: ...
+    def snapshot_rows(self) -> list[tuple[str, str, str]]: ...  # kind, key, body
+    def changes_since(self, version: int, kinds: tuple[str, ...]) -> list[tuple[str, str, str, int]]: ...
+
+
+class Reservations(Protocol):
+    def reserved(self, sku: str, location_id: str) -> int: ...
+    def add(self, order_id: str, sku: str, location_id: str, qty: int, at: str) -> bool: ...
+    def release(self, order_id: str, sku: str | None = None) -> int: ...
+
+
+class Queries(Protocol):
+    def trial_balance(self, store_ids: list[str] | None, day_from: date | None,
+                      day_to: date | None) -> list[TrialBalanceRow]: ...
+    def entry_lines(self, *, account: str | None, store_id: str | None,
+                    business_day: date | None, event_id: str | None, after_line_id: int,
+                    limit: int) -> list[EntryLineRow]: ...
+    def stock(self, sku: str | None, location_id: str | None) -> list[StockRow]: ...
+    def documents_for_event(self, event_id: str) -> list[IssuedDocument]: ...
+    def document(self, number: str) -> IssuedDocument | None: ...
+    def moves_for_event(self, event_id: str) -> list[StockMove]: ...
+    def stock_value_by_store(self) -> dict[str, int]: ...
+    def on_hand_from_moves(self) -> dict[tuple[str, str], tuple[int, int]]: ...
+    def document_numbers(self) -> dict[str, list[int]]: ...
+    def postings_per_event(self) -> dict[str, int]: ...
+
+
+class UnitOfWork(Protocol):
+    events: EventLog
+    parking: Parking
+    ledger: Ledger
+    exceptions: Exceptions
+    master: MasterDataStore
+    reservations: Reservations
+    queries: Queries
+
+    def __enter__(self) -> "UnitOfWork": ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,211 @@
+"""The posting engine: consume accepted events in acceptance order, exactly once.
+
+Each batch reads the events after the consumer's position (and parked events that became
+ready), runs the pure posting rules, and writes all outputs, the events' new status and the
+new position in ONE transaction (STYLE.md example 6). A crash before commit leaves nothing
+behind; a re-run after commit finds nothing to do. The ledger's unique keys (one entry set per
+event_id) make a double posting fail loudly rather than happen silently.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from posledger.app.clock import Clock
+from posledger.app.master_data import snapshot
+from posledger.app.ports import (
+    ExceptionRecord, IssuedDocument, PostingWrites, StoredEvent, UnitOfWork, UnitOfWorkFactory,
+)
+from posledger.domain.costing import StockPosition
+from posledger.domain.events import Event, parse_event
+from posledger.domain.master import MasterData
+from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_event
+
+__all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
+
+CONSUMER = "posting"
+
+
+@dataclass(slots=True)
+class PostingReport:
+    posted: int = 0
+    parked: int = 0
+    findings: int = 0
+    batches: int = 0
+
+    def add(self, other: "PostingReport") -> None:
+        self.posted += other.posted
+        self.parked += other.parked
+        self.findings += other.findings
+        self.batches += other.batches
+
+
+class BatchState:
+    """``PostingState`` over a unit of work, with a write-back cache for one batch.
+
+    Reads go to the cache first, so event N+1 sees what event N posted even though nothing is
+    written until the batch commits."""
+
+    def __init__(self, uow: UnitOfWork, master: MasterData) -> None:
+        self._uow = uow
+        self._master = master
+        self.writes = PostingWrites()
+        self._stock: dict[tuple[str, str], StockPosition] = {}
+        self._sales: dict[tuple[str, str], SaleRecord | None] = {}
+        self._drawers: dict[str, Drawer] = {}
+        self._series: dict[str, int] = {}
+
+    @property
+    def master(self) -> MasterData:
+        return self._master
+
+    def stock(self, sku: str, location_id: str) -> StockPosition:
+        key = (sku, location_id)
+        position = self._stock.get(key)
+        if position is None:
+            position = self._uow.ledger.load_stock(sku, location_id) or StockPosition()
+            self._stock[key] = position
+        return position
+
+    def sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
+        key = (store_id, receipt_no)
+        if key not in self._sales:
+            self._sales[key] = self._uow.ledger.load_sale(store_id, receipt_no)
+        return self._sales[key]
+
+    def drawer(self, register_id: str, store_id: str) -> Drawer:
+        drawer = self._drawers.get(register_id)
+        if drawer is None:
+            drawer = self._uow.ledger.load_drawer(register_id) or Drawer(register_id, store_id)
+            self._drawers[register_id] = drawer
+        return drawer
+
+    def _next_number(self, series: str) -> int:
+        last = self._series.get(series)
+        if last is None:
+            last = self._uow.ledger.last_document_number(series)
+        self._series[series] = last + 1
+        self.writes.series[series] = last + 1
+        return last + 1
+
+    def apply(self, event_id: str, posted: Posted) -> list[str]:
+        """Stage what one event posted. Returns the sale keys it posted (for waiting voids)."""
+        writes = self.writes
+        for entry_no, entry in enumerate(posted.entries, start=1):
+            writes.entries.append((event_id, entry_no, entry))
+        for move in posted.moves:
+            writes.moves.append((event_id, move))
+        for key, (store_id, position) in posted.positions.items():
+            self._stock[key] = position
+            writes.positions[key] = (store_id, position)
+        invoice_number = None
+        for draft in posted.documents:
+            series = f"{draft.store_id}-{'INV' if draft.kind == 'invoice' else 'CN'}"
+            sequence = self._next_number(series)
+            number = f"{series}-{sequence:08d}"
+            writes.documents.append(IssuedDocument(number, series, sequence, event_id, draft))
+            if draft.kind == "invoice" and invoice_number is None:
+                invoice_number = number
+        posted_receipts = []
+        for sale in posted.sales:
+            if sale.event_id == event_id and sale.invoice_number is None:
+                sale = replace(sale, invoice_number=invoice_number)
+                posted_receipts.append(f"receipt:{sale.store_id}/{sale.receipt_no}")
+            key = (sale.store_id, sale.receipt_no)
+            self._sales[key] = sale
+            writes.sales[key] = sale
+        if posted.drawer is not None:
+            self._drawers[posted.drawer.register_id] = posted.drawer
+            writes.drawers[posted.drawer.register_id] = posted.drawer
+        if posted.consumed_order_id is not None:
+            writes.consumed_orders.append(posted.consumed_order_id)
+        return posted_receipts
+
+
+class PostingEngine:
+    """Drains the log. Single-writer per backend partition; safe to run repeatedly."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, batch_size: int = 500) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._batch_size = batch_size
+        self._master: MasterData | None = None
+
+    def _snapshot(self, uow: UnitOfWork) -> MasterData:
+        version = uow.master.version()
+        if self._master is None or self._master.version != version:
+            self._master = snapshot(uow)
+        return self._master
+
+    def run(self, progress: Callable[[int], None] | None = None) -> PostingReport:
+        """Post everything pending; returns when the log is drained."""
+        total = PostingReport()
+        while True:
+            report = self.run_batch()
+            total.add(report)
+            if progress is not None and report.posted + report.parked:
+                progress(report.posted + report.parked)
+            if report.batches == 0:
+                return total
+
+    def run_batch(self) -> PostingReport:
+        report = PostingReport()
+        with self._uow_factory() as uow:
+            position = uow.events.position(CONSUMER)
+            ready = uow.parking.ready(self._batch_size)
+            events = uow.events.by_offsets(ready) if ready else []
+            fresh = uow.events.after(position, self._batch_size - len(events))
+            events.extend(fresh)
+            if not events:
+                return report
+            state = BatchState(uow, self._snapshot(uow))
+            now = self._clock.now()
+            for stored in events:
+                self._post_one(uow, state, stored, now, report)
+            uow.ledger.write(state.writes)
+            if fresh:
+                uow.events.set_position(CONSUMER, fresh[-1].offset)
+            uow.commit()
+        report.batches = 1
+        return report
+
+    def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, now: str,
+                  report: PostingReport) -> None:
+        event = parse_event(json.loads(stored.body), check_card_data=False)
+        outcome = post_event(event, state)
+        if isinstance(outcome, Parked):
+            self._park(uow, stored, event, outcome, now)
+            state.writes.statuses.append((stored.offset, "exception"))
+            report.parked += 1
+            return
+        if stored.status == "exception":
+            self._unpark(uow, stored, now)
+        for receipt_key in state.apply(stored.event_id, outcome):
+            uow.parking.release(receipt_key)
+        day = outcome.business_day.isoformat() if outcome.business_day else None
+        for finding in outcome.findings:
+            uow.exceptions.add(ExceptionRecord(
+                0, finding.type, "open", event.envelope.store_id, event.envelope.register_id,
+                stored.event_id, day, finding.detail, now))
+        state.writes.statuses.append((stored.offset, "posted"))
+        report.posted += 1
+        report.findings += len(outcome.findings)
+
+    def _park(self, uow: UnitOfWork, stored: StoredEvent, event: Event, parked: Parked,
+              now: str) -> None:
+        existing = [e for e in uow.exceptions.open_for_event(stored.event_id) if e.type == parked.type]
+        if existing:
+            exception_id = existing[0].id
+        else:
+            exception_id = uow.exceptions.add(ExceptionRecord(
+                0, parked.type, "open", event.envelope.store_id, event.envelope.register_id,
+                stored.event_id, None, {**parked.detail, "parked": True}, now))
+        uow.parking.park(stored.offset, event.envelope.store_id, parked.wait_key, exception_id)
+
+    def _unpark(self, uow: UnitOfWork, stored: StoredEvent, now: str) -> None:
+        exception_id = uow.parking.unpark(stored.offset)
+        for record in uow.exceptions.open_for_event(stored.event_id):
+            if record.id == exception_id or record.detail.get("parked"):
+                uow.exceptions.resolve(record.id, now, "system", "posted after retry")

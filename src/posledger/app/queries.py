@@ -1,0 +1,166 @@
+"""Read side: trial balance, journal drill-down, stock, exceptions, event status, invariants."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from posledger.app.clock import Clock
+from posledger.app.ports import ExceptionRecord, UnitOfWork, UnitOfWorkFactory
+from posledger.app.master_data import snapshot
+from posledger.domain.accounts import account_name
+from posledger.domain.errors import InvalidInput
+from posledger.domain.money import round_half_up
+
+__all__ = ["trial_balance", "stock_report", "list_exceptions", "resolve_exception",
+           "event_status", "check_invariants", "InvariantReport", "exception_json"]
+
+
+def trial_balance(uow: UnitOfWork, store_id: str | None = None, day_from: date | None = None,
+                  day_to: date | None = None) -> dict[str, Any]:
+    """The contract's trial balance: per store, or consolidated when ``store_id`` is None.
+
+    A consolidated balance across stores of different currencies would add dollars to euros,
+    so it is refused; ask per store instead (docs/concepts/ledger.md)."""
+    master = snapshot(uow)
+    if store_id is not None:
+        stores = [store_id]
+        currencies = {master.stores[store_id].currency} if store_id in master.stores else set()
+    else:
+        stores = None
+        currencies = {store.currency for store in master.stores.values()}
+    if len(currencies) > 1:
+        raise InvalidInput("store_id", "stores use different currencies ("
+                           + ", ".join(sorted(currencies)) + "); ask for one store at a time")
+    rows = uow.queries.trial_balance(stores, day_from, day_to)
+    accounts = [{"account": row.account, "name": account_name(row.account), "debit": row.debit,
+                 "credit": row.credit, "balance": row.debit - row.credit} for row in rows]
+    return {
+        "store_id": store_id,
+        "from": day_from.isoformat() if day_from else None,
+        "to": day_to.isoformat() if day_to else None,
+        "currency": next(iter(currencies)) if len(currencies) == 1 else None,
+        "accounts": accounts,
+        "totals": {"debit": sum(a["debit"] for a in accounts),
+                   "credit": sum(a["credit"] for a in accounts)},
+    }
+
+
+def _unit_cost(on_hand: int, value: int, last_value: int, last_qty: int) -> int:
+    if on_hand > 0:
+        return round_half_up(value, on_hand)
+    if last_qty > 0:
+        return round_half_up(last_value, last_qty)
+    return 0
+
+
+def stock_report(uow: UnitOfWork, sku: str | None = None, location_id: str | None = None) -> dict[str, Any]:
+    rows = []
+    for row in uow.queries.stock(sku, location_id):
+        p = row.position
+        rows.append({"sku": row.sku, "location_id": row.location_id, "on_hand": p.on_hand,
+                     "reserved": row.reserved, "atp": p.on_hand - row.reserved,
+                     "unit_cost": _unit_cost(p.on_hand, p.value, p.last_cost_value, p.last_cost_qty),
+                     "value": p.value})
+    return {"stock": rows}
+
+
+def exception_json(record: ExceptionRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | None = None,
+                    store_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    return [exception_json(r) for r in uow.exceptions.list(status=status, type=type,
+                                                            store_id=store_id, limit=limit)]
+
+
+def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: str,
+                      reason: str, retry: bool = False, clock: Clock) -> dict[str, Any]:
+    """Close an exception with who and why. ``retry`` also re-queues the event it parked."""
+    if not reason.strip():
+        raise InvalidInput("reason", "is required")
+    with uow_factory() as uow:
+        record = uow.exceptions.get(exception_id)
+        if record is None:
+            raise LookupError(f"exception {exception_id} not found")
+        if retry and record.event_id and record.detail.get("parked"):
+            stored = uow.events.get(record.event_id)
+            if stored is not None:
+                uow.parking.park(stored.offset, stored.store_id, f"retry:{exception_id}", exception_id)
+                uow.parking.release(f"retry:{exception_id}")
+        uow.exceptions.resolve(exception_id, clock.now(), by, reason)
+        uow.commit()
+        updated = uow.exceptions.get(exception_id)
+    assert updated is not None
+    return exception_json(updated)
+
+
+def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
+    stored = uow.events.get(event_id)
+    if stored is None:
+        rejection = uow.events.last_rejection(event_id)
+        if rejection is None:
+            return None
+        return {"event_id": event_id, "status": "rejected",
+                "problem": {"type": rejection.problem_type, "field": rejection.field,
+                            "detail": rejection.detail}, "received_at": rejection.received_at}
+    lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None,
+                                    event_id=event_id, after_line_id=0, limit=10_000)
+    return {
+        "event_id": event_id, "type": stored.type, "store_id": stored.store_id,
+        "status": stored.status, "offset": stored.offset, "accepted_at": stored.accepted_at,
+        "journal_entries": sorted({line.entry_id for line in lines}),
+        "journal_lines": [asdict(line) for line in lines],
+        "stock_moves": [asdict(move) | {"business_day": move.business_day.isoformat()}
+                        for move in uow.queries.moves_for_event(event_id)],
+        "documents": [doc.number for doc in uow.queries.documents_for_event(event_id)],
+        "exceptions": [exception_json(e) for e in uow.exceptions.list(limit=100)
+                       if e.event_id == event_id],
+    }
+
+
+@dataclass(slots=True)
+class InvariantReport:
+    """CONTRACT section 5's invariants, checked against what is stored."""
+
+    ledger_balanced: bool
+    unbalanced_stores: list[str]
+    inventory_mismatches: dict[str, tuple[int, int]]  # store: (GL 1300, stock value)
+    on_hand_mismatches: list[tuple[str, str]]
+    events_posted_twice: list[str]
+    series_with_gaps: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return (self.ledger_balanced and not self.unbalanced_stores
+                and not self.inventory_mismatches and not self.on_hand_mismatches
+                and not self.events_posted_twice and not self.series_with_gaps)
+
+
+def check_invariants(uow: UnitOfWork) -> InvariantReport:
+    rows_all = uow.queries.trial_balance(None, None, None)
+    balanced = sum(r.debit for r in rows_all) == sum(r.credit for r in rows_all)
+    master = snapshot(uow)
+    store_ids = set(master.stores) | set(uow.queries.stock_value_by_store())
+    unbalanced = []
+    inventory = {}
+    stock_values = uow.queries.stock_value_by_store()
+    for store_id in sorted(store_ids):
+        rows = uow.queries.trial_balance([store_id], None, None)
+        if sum(r.debit for r in rows) != sum(r.credit for r in rows):
+            unbalanced.append(store_id)
+        gl_inventory = sum(r.debit - r.credit for r in rows if r.account == "1300")
+        if gl_inventory != stock_values.get(store_id, 0):
+            inventory[store_id] = (gl_inventory, stock_values.get(store_id, 0))
+    moves = uow.queries.on_hand_from_moves()
+    on_hand = []
+    for row in uow.queries.stock(None, None):
+        summed = moves.get((row.sku, row.location_id), (0, 0))
+        if summed != (row.position.on_hand, row.position.value):
+            on_hand.append((row.sku, row.location_id))
+    twice = [event_id for event_id, count in uow.queries.postings_per_event().items() if count > 1]
+    gaps = [series for series, numbers in uow.queries.document_numbers().items()
+            if numbers != list(range(1, len(numbers) + 1))]
+    return InvariantReport(balanced, unbalanced, inventory, on_hand, twice, gaps)

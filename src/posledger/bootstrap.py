@@ -1,0 +1,35 @@
+"""The composition root: the one place that picks adapters from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from posledger.adapters.sqlite import SqliteUnitOfWork
+from posledger.app.clock import Clock, SystemClock
+from posledger.app.posting import PostingEngine
+from posledger.app.ports import UnitOfWorkFactory
+from posledger.config import Settings
+
+
+@dataclass
+class App:
+    settings: Settings
+    uow: UnitOfWorkFactory
+    clock: Clock
+    engine: PostingEngine
+
+    def close(self) -> None:
+        close = getattr(self.uow, "close", None)
+        if close is not None:
+            close()
+
+
+def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    if settings.database_url:
+        raise SystemExit("POSLEDGER_DATABASE_URL is set, but the PostgreSQL backend is not built yet "
+                         "(issue 4); unset it to use the embedded SQLite default")
+    uow = SqliteUnitOfWork(settings.db_path)
+    engine = PostingEngine(uow, clock, batch_size=settings.batch_size)
+    return App(settings, uow, clock, engine)

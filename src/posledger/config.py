@@ -1,0 +1,25 @@
+"""One Settings object, read once from the environment. No work at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_path: str = "posledger.db"
+    database_url: str | None = None
+    nats_url: str | None = None
+    batch_size: int = 500
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(
+            db_path=env.get("POSLEDGER_DB", "posledger.db"),
+            database_url=env.get("POSLEDGER_DATABASE_URL") or None,
+            nats_url=env.get("POSLEDGER_NATS_URL") or None,
+            batch_size=int(env.get("POSLEDGER_BATCH_SIZE", "500")),
+        )

@@ -1,0 +1,86 @@
+"""Journal entries: immutable, balanced, each line carrying its dimensions and its cause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
+
+__all__ = ["JournalLine", "JournalEntry", "EntryBuilder", "residual"]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One side of a posting. Exactly one of ``debit`` and ``credit`` is positive.
+
+    Attributes:
+      account: chart-of-accounts code, e.g. ``"4000"``.
+      debit, credit: minor units, never negative.
+    """
+
+    account: str
+    debit: int
+    credit: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A balanced entry for one store and business day, caused by ``event_id``."""
+
+    store_id: str
+    business_day: date
+    register_id: str | None
+    memo: str
+    lines: tuple[JournalLine, ...]
+
+
+def residual(lines: Iterable[JournalLine]) -> int:
+    """Debits minus credits: zero for a balanced entry."""
+    return sum(line.debit - line.credit for line in lines)
+
+
+class EntryBuilder:
+    """Collects signed amounts per account (positive = debit) and emits a balanced entry.
+
+    Amounts on the same account and side are summed; a zero amount makes no line; a negative
+    debit becomes a credit, so rules can be written as plain arithmetic.
+    """
+
+    __slots__ = ("_amounts",)
+
+    def __init__(self) -> None:
+        self._amounts: dict[str, list[int]] = {}
+
+    def debit(self, account: str, amount: int) -> None:
+        if amount > 0:
+            self._side(account)[0] += amount
+        elif amount < 0:
+            self._side(account)[1] -= amount
+
+    def credit(self, account: str, amount: int) -> None:
+        self.debit(account, -amount)
+
+    def _side(self, account: str) -> list[int]:
+        side = self._amounts.get(account)
+        if side is None:
+            side = self._amounts[account] = [0, 0]
+        return side
+
+    def residual(self) -> int:
+        return sum(d - c for d, c in self._amounts.values())
+
+    def lines(self) -> tuple[JournalLine, ...]:
+        result = []
+        for account in sorted(self._amounts):
+            debit, credit = self._amounts[account]
+            if debit:
+                result.append(JournalLine(account, debit, 0))
+            if credit:
+                result.append(JournalLine(account, 0, credit))
+        return tuple(result)
+
+    def build(self, store_id: str, business_day: date, register_id: str | None, memo: str) -> JournalEntry:
+        lines = self.lines()
+        if residual(lines) != 0:
+            raise AssertionError(f"unbalanced entry for {memo}: residual {residual(lines)}")
+        return JournalEntry(store_id, business_day, register_id, memo, lines)

@@ -1,0 +1,207 @@
+"""Master data (CONTRACT section 6): stores, registers, locations, items, tax rules, promotions.
+
+Each ``parse_*`` validates one entry of the bulk document and names the field on error.
+``MasterData`` is an immutable snapshot the posting rules read from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from fractions import Fraction
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from posledger.domain import fields as f
+from posledger.domain.errors import InvalidInput
+from posledger.domain.money import Rate, parse_rate
+
+__all__ = [
+    "Store", "Register", "Location", "Item", "TaxRule", "Promotion", "MasterData",
+    "MASTER_KINDS", "parse_entry", "entry_key",
+]
+
+_CUTOFF = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    store_id: str
+    kind: str  # "store" | "warehouse"
+    name: str
+    timezone: str
+    currency: str
+    prices_include_tax: bool
+    day_cutoff: time
+    tax_region: str
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    register_id: str
+    store_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    location_id: str
+    store_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    sku: str
+    name: str
+    category: str | None
+    tax_code: str
+    price: int
+    standard_cost: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRule:
+    tax_region: str
+    tax_code: str
+    rate: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """Validity bounds are either dates (compared with the business day, inclusive) or
+    RFC 3339 times (compared with ``occurred_at``). ``valid_to`` None means open-ended."""
+
+    promo_id: str
+    valid_from: date | datetime | None
+    valid_to: date | datetime | None
+    max_discount_pct: Fraction
+
+
+@dataclass(frozen=True)
+class MasterData:
+    """A read-only snapshot of all master data at one catalog ``version``."""
+
+    version: int = 0
+    stores: Mapping[str, Store] = field(default_factory=dict)
+    registers: Mapping[str, Register] = field(default_factory=dict)
+    locations: Mapping[str, Location] = field(default_factory=dict)
+    items: Mapping[str, Item] = field(default_factory=dict)
+    tax_rules: Mapping[tuple[str, str], TaxRule] = field(default_factory=dict)
+    promotions: Mapping[str, Promotion] = field(default_factory=dict)
+
+    def location(self, location_id: str) -> Location | None:
+        """Every store has a default location whose id is its ``store_id``."""
+        found = self.locations.get(location_id)
+        if found is None and location_id in self.stores:
+            return Location(location_id, location_id)
+        return found
+
+
+def _zone(source: Mapping[str, Any], path: str) -> str:
+    name = f.req_text(source, "timezone", path)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f.join(path, "timezone"), f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+def _parse_store(source: Mapping[str, Any], path: str) -> Store:
+    cutoff_text = f.text(source, "day_cutoff", path, required=False) or "04:00"
+    match = _CUTOFF.match(cutoff_text)
+    if not match:
+        raise InvalidInput(f.join(path, "day_cutoff"), f"must be HH:MM, got {cutoff_text!r}")
+    return Store(
+        store_id=f.req_text(source, "store_id", path, max_length=64),
+        kind=f.choice(source, "kind", path, ("store", "warehouse"), required=False) or "store",
+        name=f.text(source, "name", path, required=False) or "",
+        timezone=_zone(source, path),
+        currency=f.currency(source, "currency", path),
+        prices_include_tax=f.boolean(source, "prices_include_tax", path, default=False),
+        day_cutoff=time(int(match.group(1)), int(match.group(2))),
+        tax_region=f.req_text(source, "tax_region", path, max_length=64),
+    )
+
+
+def _parse_register(source: Mapping[str, Any], path: str) -> Register:
+    return Register(f.req_text(source, "register_id", path, max_length=64),
+                    f.req_text(source, "store_id", path, max_length=64))
+
+
+def _parse_location(source: Mapping[str, Any], path: str) -> Location:
+    return Location(f.req_text(source, "location_id", path, max_length=64),
+                    f.req_text(source, "store_id", path, max_length=64))
+
+
+def _parse_item(source: Mapping[str, Any], path: str) -> Item:
+    return Item(
+        sku=f.req_text(source, "sku", path, max_length=64),
+        name=f.text(source, "name", path, required=False) or "",
+        category=f.text(source, "category", path, required=False),
+        tax_code=f.req_text(source, "tax_code", path, max_length=32),
+        price=f.req_money(source, "price", path),
+        standard_cost=f.money(source, "standard_cost", path, required=False) or 0,
+        active=f.boolean(source, "active", path, default=True),
+    )
+
+
+def _decimal(source: Mapping[str, Any], key: str, path: str) -> Fraction:
+    value = source.get(key)
+    if isinstance(value, bool) or value is None:
+        raise InvalidInput(f.join(path, key), "is required, as a decimal string such as \"0.08875\"")
+    try:
+        if isinstance(value, int):
+            return Fraction(value)
+        if isinstance(value, str):
+            return parse_rate(value)
+    except ValueError:
+        pass
+    raise InvalidInput(f.join(path, key), f"must be a non-negative decimal string, got {value!r}")
+
+
+def _parse_tax_rule(source: Mapping[str, Any], path: str) -> TaxRule:
+    rate = _decimal(source, "rate", path)
+    if rate >= 1:
+        raise InvalidInput(f.join(path, "rate"), "must be below 1 (0.08875 means 8.875 %)")
+    return TaxRule(f.req_text(source, "tax_region", path, max_length=64),
+                   f.req_text(source, "tax_code", path, max_length=32), rate)
+
+
+def _bound(source: Mapping[str, Any], key: str, path: str) -> date | datetime | None:
+    value = f.text(source, key, path, required=False)
+    if value is None:
+        return None
+    if len(value) == 10:
+        return f.parse_day(value, f.join(path, key))
+    return f.parse_timestamp(value, f.join(path, key))
+
+
+def _parse_promotion(source: Mapping[str, Any], path: str) -> Promotion:
+    pct = _decimal(source, "max_discount_pct", path)
+    if pct > 100:
+        raise InvalidInput(f.join(path, "max_discount_pct"), "must be at most 100")
+    return Promotion(f.req_text(source, "promo_id", path, max_length=64),
+                     _bound(source, "valid_from", path), _bound(source, "valid_to", path), pct)
+
+
+MASTER_KINDS: dict[str, tuple[Callable[[Mapping[str, Any], str], Any], Callable[[Any], str]]] = {
+    "stores": (_parse_store, lambda e: e.store_id),
+    "registers": (_parse_register, lambda e: e.register_id),
+    "locations": (_parse_location, lambda e: e.location_id),
+    "items": (_parse_item, lambda e: e.sku),
+    "tax_rules": (_parse_tax_rule, lambda e: f"{e.tax_region}/{e.tax_code}"),
+    "promotions": (_parse_promotion, lambda e: e.promo_id),
+}
+
+
+def parse_entry(kind: str, document: Any, path: str) -> Any:
+    """Validate one master-data entry of ``kind`` (a key of the bulk document)."""
+    if kind not in MASTER_KINDS:
+        raise InvalidInput(kind, f"unknown master-data kind; expected one of {', '.join(MASTER_KINDS)}")
+    parser, _ = MASTER_KINDS[kind]
+    return parser(f.obj(document, path), path)
+
+
+def entry_key(kind: str, entry: Any) -> str:
+    return MASTER_KINDS[kind][1](entry)

@@ -1,0 +1,77 @@
+"""Detection of card numbers (PAN) and CVV fields anywhere in a parsed JSON document.
+
+CONTRACT section 8: a run of 13 to 19 digits passing the Luhn check, or a CVV field, anywhere
+in an event is refused. Digit runs may be written with single spaces or dashes between
+groups (``4242 4242 4242 4242``), as card numbers often are.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from posledger.domain.errors import PanDetected
+
+__all__ = ["luhn_valid", "find_card_data", "refuse_card_data"]
+
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+_CVV_KEY = re.compile(
+    r"^(cvv2?|cvc2?|cav2|cid|csc|cvn|security_?code|card_?security_?code|card_?verification\w*)$",
+    re.IGNORECASE,
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _text_has_pan(text: str) -> bool:
+    for match in _DIGIT_RUN.finditer(text):
+        digits = match.group().replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return True
+    return False
+
+
+def find_card_data(document: Any, path: str = "") -> str | None:
+    """Return the path of the first card number or CVV field in ``document``, else None."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            child = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _CVV_KEY.match(key):
+                return child
+            if isinstance(key, str) and _text_has_pan(key):
+                return path or "(key)"
+            found = find_card_data(value, child)
+            if found is not None:
+                return found
+        return None
+    if isinstance(document, list):
+        for index, value in enumerate(document):
+            found = find_card_data(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(document, str):
+        return path if _text_has_pan(document) else None
+    if isinstance(document, int) and not isinstance(document, bool):
+        digits = str(abs(document))
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return path
+    return None
+
+
+def refuse_card_data(document: Any) -> None:
+    """Raise ``PanDetected`` naming the field (never the number) if card data is present."""
+    field = find_card_data(document)
+    if field is not None:
+        raise PanDetected(field, "a full card number or a CVV is not accepted; send only "
+                          "scheme, first6, last4, auth_code and terminal_id")

@@ -1,0 +1,156 @@
+"""What the posting rules read (``PostingState``) and what they return (``Posted`` or ``Parked``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Protocol
+
+from posledger.domain.costing import StockPosition
+from posledger.domain.journal import JournalEntry, JournalLine
+from posledger.domain.master import MasterData
+
+__all__ = [
+    "PostingState", "StockMove", "Finding", "DocumentDraft", "SoldLine", "SaleRecord", "Drawer",
+    "Posted", "Parked", "Outcome", "StockKey",
+]
+
+StockKey = tuple[str, str]  # (sku, location_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StockMove:
+    """One movement in the stock ledger. ``qty`` and ``value`` are signed (out is negative)."""
+
+    sku: str
+    location_id: str
+    store_id: str
+    qty: int
+    value: int
+    kind: str  # sale, return, void, receipt, transfer_out, transfer_in, adjustment, count
+    business_day: date
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A sales-audit or integration exception raised while posting, e.g. ``tax_mismatch``."""
+
+    type: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDraft:
+    """An invoice or credit note before the hub gives it its gapless number."""
+
+    kind: str  # "invoice" | "credit_note"
+    store_id: str
+    business_day: date
+    original_number: str | None
+    total: int
+    tax: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SoldLine:
+    line_no: int
+    sku: str
+    qty: int
+    cogs: int
+    returned_qty: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SaleRecord:
+    """What later events need of a sale: returns (line costs), voids (its postings)."""
+
+    store_id: str
+    receipt_no: str
+    event_id: str
+    business_day: date
+    register_id: str | None
+    invoice_number: str | None
+    total: int
+    tax: int
+    cash: int
+    lines: tuple[SoldLine, ...]
+    journal_lines: tuple[JournalLine, ...]
+    moves: tuple[StockMove, ...]
+    voided: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Drawer:
+    """A register's cash drawer and its current (or last) session.
+
+    ``cash_expected`` is the balance of account 1000 for the register: what should be in the
+    drawer. A close posts it away, so after a close account 1000 nets to zero.
+    """
+
+    register_id: str
+    store_id: str
+    cash_expected: int = 0
+    session_id: str | None = None
+    session_status: str | None = None  # "open" | "closed"
+    business_day: date | None = None
+    opening_float: int = 0
+    cash_sales: int = 0
+    cash_refunds: int = 0
+    float_adds: int = 0
+    drops: int = 0
+    paid_outs: int = 0
+    counted: int | None = None
+    over_short: int | None = None
+    approved_by: str | None = None
+
+    def with_cash(self, delta: int, **figures: int) -> "Drawer":
+        changes: dict[str, Any] = {"cash_expected": self.cash_expected + delta}
+        for name, amount in figures.items():
+            changes[name] = getattr(self, name) + amount
+        return replace(self, **changes)
+
+
+class PostingState(Protocol):
+    """Read access to everything a posting rule may consult. Implemented by the application
+    over its unit of work; reads see the effects of earlier events in the same batch."""
+
+    @property
+    def master(self) -> MasterData: ...
+
+    def stock(self, sku: str, location_id: str) -> StockPosition: ...
+
+    def sale(self, store_id: str, receipt_no: str) -> SaleRecord | None: ...
+
+    def drawer(self, register_id: str, store_id: str) -> Drawer: ...
+
+
+@dataclass(slots=True)
+class Posted:
+    """Everything one event posts. The application writes all of it in one transaction."""
+
+    entries: list[JournalEntry] = field(default_factory=list)
+    moves: list[StockMove] = field(default_factory=list)
+    positions: dict[StockKey, tuple[str, StockPosition]] = field(default_factory=dict)
+    documents: list[DocumentDraft] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    sales: list[SaleRecord] = field(default_factory=list)  # new or updated sale records
+    drawer: Drawer | None = None
+    consumed_order_id: str | None = None
+    business_day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """The event cannot be posted yet (or at all without a person). It is kept, not lost.
+
+    ``wait_key`` names what it waits for: ``"master"`` (any master-data change retries it),
+    ``"receipt:S001/R1-000042"`` (a sale not yet posted), or None (a person must resolve it).
+    """
+
+    type: str
+    wait_key: str | None
+    detail: dict[str, Any]
+
+
+Outcome = Posted | Parked

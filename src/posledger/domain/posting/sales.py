@@ -1,0 +1,350 @@
+"""Posting rules for sales documents: sale, order fulfilment, return, exchange, void.
+
+CONTRACT section 5. Every rule writes signed amounts into one ``EntryBuilder`` (positive =
+debit), so the entry balances by construction and a stray rounding shows as a residual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+from posledger.domain import accounts as acc
+from posledger.domain import costing
+from posledger.domain.events import Exchange, OriginalRef, Return, ReturnLine, Sale, SaleLine, Tender, Totals, Void
+from posledger.domain.journal import EntryBuilder
+from posledger.domain.money import Rate, apply_rate, divide_by_one_plus, round_half_up
+from posledger.domain.posting.context import EventContext
+from posledger.domain.posting.model import DocumentDraft, Parked, SaleRecord, SoldLine
+
+__all__ = ["PricedLine", "price_line", "post_sale", "post_return", "post_exchange", "post_void"]
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    """A document line in the ledger's terms (CONTRACT section 5, "Per line").
+
+    ``gross`` and ``discount`` are tax-exclusive; ``total`` is what the customer pays for the
+    line (net + tax); ``tax`` is what the POS charged, ``expected_tax`` what master data says.
+    """
+
+    line: SaleLine
+    rate: Rate
+    gross: int
+    discount: int
+    net: int
+    tax: int
+    total: int
+    expected_tax: int
+
+
+def price_line(line: SaleLine, rate: Rate, prices_include_tax: bool) -> PricedLine:
+    if prices_include_tax:
+        inclusive = line.qty * line.unit_price - line.discount
+        net = inclusive - line.tax
+        discount = divide_by_one_plus(line.discount, rate)
+        expected_tax = inclusive - divide_by_one_plus(inclusive, rate)
+        return PricedLine(line, rate, net + discount, discount, net, line.tax, inclusive, expected_tax)
+    gross = line.qty * line.unit_price
+    net = gross - line.discount
+    return PricedLine(line, rate, gross, line.discount, net, line.tax, net + line.tax,
+                      apply_rate(net, rate))
+
+
+def _price(ctx: EventContext, lines: Sequence[SaleLine]) -> list[PricedLine]:
+    region = ctx.store.tax_region
+    inclusive = ctx.store.prices_include_tax
+    return [price_line(line, ctx.master.tax_rules[(region, line.tax_code)].rate, inclusive)
+            for line in lines]
+
+
+def _audit_lines(ctx: EventContext, priced: Sequence[PricedLine], part: str) -> None:
+    """Tax recomputed from master data, promotions, inactive items: sales-audit findings."""
+    tax_issues: list[dict[str, Any]] = []
+    for p in priced:
+        item = ctx.item(p.line.sku)
+        if p.tax != p.expected_tax or item.tax_code != p.line.tax_code:
+            tax_issues.append({"part": part, "line_no": p.line.line_no, "sku": p.line.sku,
+                               "tax_code": p.line.tax_code, "item_tax_code": item.tax_code,
+                               "rate": str(float(p.rate)), "charged": p.tax,
+                               "expected": p.expected_tax})
+        if not item.active:
+            ctx.find("inactive_item", part=part, line_no=p.line.line_no, sku=p.line.sku)
+        if p.line.promo_id is not None:
+            _audit_promotion(ctx, p, part)
+    if tax_issues:
+        ctx.find("tax_mismatch", lines=tax_issues)
+
+
+def _audit_promotion(ctx: EventContext, p: PricedLine, part: str) -> None:
+    line = p.line
+    promo = ctx.master.promotions.get(line.promo_id or "")
+    where = {"part": part, "line_no": line.line_no, "sku": line.sku, "promo_id": line.promo_id}
+    if promo is None:
+        ctx.find("promo_mismatch", problem="unknown promotion", **where)
+        return
+    for bound, too_early in ((promo.valid_from, True), (promo.valid_to, False)):
+        if bound is None:
+            continue
+        moment: Any = ctx.business_day if not hasattr(bound, "hour") else ctx.envelope.occurred_at
+        if (too_early and moment < bound) or (not too_early and moment > bound):
+            ctx.find("promo_mismatch", problem="promotion not valid at this time", **where)
+            return
+    list_amount = line.qty * line.unit_price
+    if line.discount * 100 > promo.max_discount_pct * list_amount:
+        ctx.find("promo_mismatch", problem="discount above the promotion's maximum",
+                 discount=line.discount, max_discount_pct=str(float(promo.max_discount_pct)), **where)
+
+
+def _audit_totals(ctx: EventContext, totals: Totals | None, priced: Sequence[PricedLine]) -> None:
+    if totals is None:
+        return
+    computed = {"net": sum(p.net for p in priced), "tax": sum(p.tax for p in priced),
+                "gross": sum(p.total for p in priced)}
+    sent = {"net": totals.net, "tax": totals.tax, "gross": totals.gross}
+    differing = {k: {"sent": v, "lines": computed[k]} for k, v in sent.items()
+                 if v is not None and v != computed[k]}
+    if differing:
+        ctx.find("totals_mismatch", totals=differing)
+
+
+def _post_tenders(ctx: EventContext, entry: EntryBuilder, tenders: Sequence[Tender], sign: int,
+                  document_total: int) -> int:
+    """Debit each tender account with its signed amount; post a difference to suspense.
+
+    Returns the signed cash amount (what it does to the drawer)."""
+    tendered = 0
+    cash = 0
+    for tender in tenders:
+        amount = sign * tender.amount
+        entry.debit(acc.TENDER_ACCOUNTS[tender.tender], amount)
+        tendered += amount
+        if tender.tender == "cash":
+            cash += amount
+    difference = tendered - document_total
+    if difference:
+        entry.credit(acc.SUSPENSE, difference)
+        ctx.find("tender_mismatch", tendered=tendered, document_total=document_total,
+                 difference=difference)
+    return cash
+
+
+def _sale_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine],
+               part: str) -> tuple[list[PricedLine], list[SoldLine]]:
+    """Revenue, discount, tax and cost of goods for sold lines."""
+    priced = _price(ctx, lines)
+    _audit_lines(ctx, priced, part)
+    entry.credit(acc.GROSS_SALES, sum(p.gross for p in priced))
+    entry.debit(acc.DISCOUNTS, sum(p.discount for p in priced))
+    entry.credit(acc.SALES_TAX_PAYABLE, sum(p.tax for p in priced))
+    location_id = ctx.store.store_id
+    sold = []
+    for p in priced:
+        sku = p.line.sku
+        movement = costing.issue(ctx.position(sku, location_id), p.line.qty,
+                                 ctx.item(sku).standard_cost)
+        ctx.move(movement, sku, location_id, ctx.store.store_id, "sale")
+        cost = -movement.value
+        entry.debit(acc.COGS, cost)
+        entry.credit(acc.INVENTORY, cost)
+        sold.append(SoldLine(p.line.line_no, sku, p.line.qty, cost))
+    return priced, sold
+
+
+def _return_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[ReturnLine],
+                 original_ref: OriginalRef | None, part: str) -> tuple[list[PricedLine], SaleRecord | None]:
+    """Returns and allowances, tax back, and restock at the original sale's cost."""
+    priced = _price(ctx, [r.line for r in lines])
+    _audit_lines(ctx, priced, part)
+    entry.debit(acc.RETURNS, sum(p.net for p in priced))
+    entry.debit(acc.SALES_TAX_PAYABLE, sum(p.tax for p in priced))
+    original = _find_original(ctx, original_ref)
+    sold = list(original.lines) if original is not None else []
+    location_id = ctx.store.store_id
+    for returned, p in zip(lines, priced):
+        sku = p.line.sku
+        qty = p.line.qty
+        match = _take_from_original(ctx, sold, sku, qty, part, p.line.line_no) if original else None
+        if returned.disposition != "restock":
+            continue
+        position = ctx.position(sku, location_id)
+        if match is not None:
+            movement = costing.add_at_cost(position, qty, match)
+        else:
+            movement = costing.gain(position, qty, ctx.item(sku).standard_cost)
+        ctx.move(movement, sku, location_id, ctx.store.store_id, "return")
+        entry.debit(acc.INVENTORY, movement.value)
+        entry.credit(acc.COGS, movement.value)
+    if original is not None:
+        original = replace(original, lines=tuple(sold))
+        ctx.result.sales.append(original)
+    return priced, original
+
+
+def _find_original(ctx: EventContext, ref: OriginalRef | None) -> SaleRecord | None:
+    if ref is None:
+        return None
+    for staged in ctx.result.sales:
+        if staged.store_id == ref.store_id and staged.receipt_no == ref.receipt_no:
+            return staged
+    original = ctx.state.sale(ref.store_id, ref.receipt_no)
+    if original is None:
+        ctx.find("original_not_found", store_id=ref.store_id, receipt_no=ref.receipt_no)
+    elif original.voided:
+        ctx.find("original_voided", store_id=ref.store_id, receipt_no=ref.receipt_no)
+    return original
+
+
+def _take_from_original(ctx: EventContext, sold: list[SoldLine], sku: str, qty: int,
+                        part: str, line_no: int) -> int | None:
+    """The restock value of ``qty`` units of ``sku`` from the original sale:
+    ``round(original line COGS × returned qty / original qty)``. Marks them returned."""
+    for index, line in enumerate(sold):
+        if line.sku == sku and line.returned_qty < line.qty:
+            if line.returned_qty + qty > line.qty:
+                ctx.find("return_exceeds_original", part=part, line_no=line_no, sku=sku,
+                         returned=line.returned_qty + qty, sold=line.qty)
+            sold[index] = replace(line, returned_qty=line.returned_qty + qty)
+            return round_half_up(line.cogs * qty, line.qty)
+    ctx.find("return_exceeds_original" if any(s.sku == sku for s in sold) else "original_line_not_found",
+             part=part, line_no=line_no, sku=sku)
+    return None
+
+
+def _document_lines(priced: Sequence[PricedLine]) -> list[dict[str, Any]]:
+    return [{"line_no": p.line.line_no, "sku": p.line.sku, "qty": p.line.qty,
+             "unit_price": p.line.unit_price, "discount": p.line.discount,
+             "tax_code": p.line.tax_code, "rate": str(p.rate.numerator / p.rate.denominator),
+             "net": p.net, "tax": p.tax, "total": p.total} for p in priced]
+
+
+def _document(ctx: EventContext, kind: str, priced: Sequence[PricedLine], receipt_no: str,
+              currency: str, customer_id: str | None, original_number: str | None,
+              tenders: Sequence[Tender], **extra: Any) -> DocumentDraft:
+    net = sum(p.net for p in priced)
+    tax = sum(p.tax for p in priced)
+    body: dict[str, Any] = {
+        "receipt_no": receipt_no, "currency": currency, "customer_id": customer_id,
+        "store_id": ctx.store.store_id, "register_id": ctx.envelope.register_id,
+        "issued_at": ctx.envelope.occurred_at.isoformat(), "lines": _document_lines(priced),
+        "totals": {"net": net, "tax": tax, "gross": net + tax},
+        "tenders": [{"tender": t.tender, "amount": t.amount} for t in tenders], **extra,
+    }
+    document = DocumentDraft(kind, ctx.store.store_id, ctx.business_day, original_number,
+                             net + tax, tax, body)
+    ctx.result.documents.append(document)
+    return document
+
+
+def _record_sale(ctx: EventContext, receipt_no: str, priced: Sequence[PricedLine],
+                 sold: Sequence[SoldLine], cash: int, entry_lines: Any) -> None:
+    store_id = ctx.store.store_id
+    ctx.result.sales.append(SaleRecord(
+        store_id, receipt_no, ctx.envelope.event_id, ctx.business_day, ctx.envelope.register_id,
+        None, sum(p.total for p in priced), sum(p.tax for p in priced), cash, tuple(sold),
+        tuple(entry_lines), tuple(m for m in ctx.result.moves if m.kind == "sale")))
+
+
+def _finish(ctx: EventContext, entry: EntryBuilder, memo: str) -> None:
+    ctx.result.entries.append(entry.build(ctx.store.store_id, ctx.business_day,
+                                          ctx.envelope.register_id, memo))
+
+
+def _drawer_cash(ctx: EventContext, cash: int, **figures: int) -> None:
+    if cash == 0:
+        return
+    assert ctx.envelope.register_id is not None
+    drawer = ctx.result.drawer or ctx.state.drawer(ctx.envelope.register_id, ctx.store.store_id)
+    if drawer.session_status != "open":
+        ctx.find("no_open_session", register_id=ctx.envelope.register_id, cash=cash)
+    ctx.result.drawer = drawer.with_cash(cash, **figures)
+
+
+def post_sale(ctx: EventContext, sale: Sale) -> None:
+    """``sale.completed`` and ``order.fulfilled``."""
+    entry = EntryBuilder()
+    priced, sold = _sale_part(ctx, entry, sale.lines, "lines")
+    _audit_totals(ctx, sale.totals, priced)
+    total = sum(p.total for p in priced)
+    cash = _post_tenders(ctx, entry, sale.tenders, +1, total)
+    _finish(ctx, entry, f"{'order ' + sale.order_id if sale.order_id else 'sale'} {sale.receipt_no}")
+    extra = {"order_id": sale.order_id} if sale.order_id else {}
+    _document(ctx, "invoice", priced, sale.receipt_no, sale.currency, sale.customer_id, None,
+              sale.tenders, channel=sale.channel, **extra)
+    _record_sale(ctx, sale.receipt_no, priced, sold, cash, ctx.result.entries[-1].lines)
+    _drawer_cash(ctx, cash, cash_sales=cash)
+    ctx.result.consumed_order_id = sale.order_id
+
+
+def post_return(ctx: EventContext, document: Return) -> None:
+    entry = EntryBuilder()
+    priced, original = _return_part(ctx, entry, document.lines, document.original, "lines")
+    _audit_totals(ctx, document.totals, priced)
+    total = sum(p.total for p in priced)
+    cash = _post_tenders(ctx, entry, document.tenders, -1, -total)
+    _finish(ctx, entry, f"return {document.receipt_no}")
+    _document(ctx, "credit_note", priced, document.receipt_no, document.currency,
+              document.customer_id, original.invoice_number if original else None,
+              document.tenders, reason=document.reason,
+              original=_original_doc(document.original))
+    _drawer_cash(ctx, cash, cash_refunds=-cash)
+
+
+def _original_doc(ref: OriginalRef | None) -> dict[str, str] | None:
+    return None if ref is None else {"store_id": ref.store_id, "receipt_no": ref.receipt_no}
+
+
+def post_exchange(ctx: EventContext, document: Exchange) -> None:
+    entry = EntryBuilder()
+    returned, original = _return_part(ctx, entry, document.return_lines, document.original,
+                                      "return_lines")
+    sold_priced, sold = _sale_part(ctx, entry, document.sale_lines, "sale_lines")
+    balance = sum(p.total for p in sold_priced) - sum(p.total for p in returned)
+    cash = _post_tenders(ctx, entry, document.tenders, +1, balance)
+    _finish(ctx, entry, f"exchange {document.receipt_no}")
+    if returned:
+        _document(ctx, "credit_note", returned, document.receipt_no, document.currency,
+                  document.customer_id, original.invoice_number if original else None, (),
+                  reason="exchange", original=_original_doc(document.original))
+    if sold_priced:
+        _document(ctx, "invoice", sold_priced, document.receipt_no, document.currency,
+                  document.customer_id, None, document.tenders, channel="store")
+        # A void of an exchange reverses the whole document: its entry and all its moves.
+        ctx.result.sales.append(SaleRecord(
+            ctx.store.store_id, document.receipt_no, ctx.envelope.event_id, ctx.business_day,
+            ctx.envelope.register_id, None, balance, sum(p.tax for p in sold_priced)
+            - sum(p.tax for p in returned), cash, tuple(sold), ctx.result.entries[-1].lines,
+            tuple(ctx.result.moves)))
+    _drawer_cash(ctx, cash, cash_sales=max(cash, 0), cash_refunds=max(-cash, 0))
+
+
+def post_void(ctx: EventContext, void: Void) -> Parked | None:
+    """The exact reversal of the voided sale's entry and stock moves, and a credit note."""
+    store_id = ctx.store.store_id
+    sale = ctx.state.sale(store_id, void.receipt_no)
+    if sale is None:
+        return Parked("original_not_found", f"receipt:{store_id}/{void.receipt_no}",
+                      {"store_id": store_id, "receipt_no": void.receipt_no,
+                       "problem": "the voided sale has not been posted (yet)"})
+    if sale.voided:
+        return Parked("already_voided", None, {"store_id": store_id, "receipt_no": void.receipt_no})
+    if sale.business_day != ctx.business_day:
+        ctx.find("void_not_same_day", receipt_no=void.receipt_no,
+                 sale_business_day=sale.business_day.isoformat())
+    entry = EntryBuilder()
+    for line in sale.journal_lines:
+        entry.credit(line.account, line.debit)
+        entry.debit(line.account, line.credit)
+    for move in sale.moves:
+        movement = costing.add_at_cost(ctx.position(move.sku, move.location_id), -move.qty, -move.value)
+        ctx.move(movement, move.sku, move.location_id, move.store_id, "void")
+    _finish(ctx, entry, f"void {void.receipt_no}")
+    ctx.result.documents.append(DocumentDraft(
+        "credit_note", store_id, ctx.business_day, sale.invoice_number, sale.total, sale.tax,
+        {"receipt_no": void.receipt_no, "store_id": store_id, "reason": "void",
+         "void_reason": void.reason, "approved_by": void.approved_by,
+         "issued_at": ctx.envelope.occurred_at.isoformat(),
+         "totals": {"net": sale.total - sale.tax, "tax": sale.tax, "gross": sale.total}}))
+    ctx.result.sales.append(replace(sale, voided=True))
+    _drawer_cash(ctx, -sale.cash, cash_sales=-sale.cash)
+    return None
