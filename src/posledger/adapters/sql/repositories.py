@@ -450,6 +450,9 @@ class SqlQueries:
                                 "GROUP BY event_id HAVING COUNT(*) > 1")
         return {r[0]: int(r[1]) for r in rows}
 
+    def drawers(self) -> list[Drawer]:
+        return [_drawer(r[0]) for r in self.db.fetchall("SELECT state FROM drawers ORDER BY register_id")]
+
 
 _DOC_COLUMNS = ("number, series, sequence, event_id, kind, store_id, business_day, original_number, "
                 "total, tax, body")

@@ -1,0 +1,51 @@
+"""Available-to-promise reservations: an order holds stock until it is fulfilled or released."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from posledger.app.clock import Clock
+from posledger.app.ports import UnitOfWorkFactory
+from posledger.domain.errors import InvalidInput
+
+__all__ = ["Reservation", "NotAvailable", "reserve", "release"]
+
+
+class NotAvailable(Exception):
+    """ATP (on hand minus active reservations) is below the quantity asked for."""
+
+    def __init__(self, atp: int, qty: int) -> None:
+        super().__init__(f"only {atp} available to promise, {qty} asked")
+        self.atp = atp
+        self.qty = qty
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    order_id: str
+    sku: str
+    location_id: str
+    qty: int
+    atp_after: int
+
+
+def reserve(uow_factory: UnitOfWorkFactory, order_id: str, sku: str, location_id: str, qty: int,
+            *, clock: Clock) -> Reservation:
+    if qty <= 0:
+        raise InvalidInput("qty", "must be a positive integer")
+    with uow_factory() as uow:
+        position = uow.ledger.load_stock(sku, location_id)
+        on_hand = position.on_hand if position else 0
+        atp = on_hand - uow.reservations.reserved(sku, location_id)
+        if qty > atp:
+            raise NotAvailable(atp, qty)
+        uow.reservations.add(order_id, sku, location_id, qty, clock.now())
+        uow.commit()
+    return Reservation(order_id, sku, location_id, qty, atp - qty)
+
+
+def release(uow_factory: UnitOfWorkFactory, order_id: str, sku: str | None = None) -> int:
+    with uow_factory() as uow:
+        count = uow.reservations.release(order_id, sku)
+        uow.commit()
+    return count

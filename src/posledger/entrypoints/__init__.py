@@ -1,0 +1,1 @@
+"""Entrypoints: the CLI now; the HTTP API and dashboard later. Each calls use cases only."""

@@ -1,0 +1,297 @@
+"""The ``posledger`` command line. Every command calls use cases; none touches SQL."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn, DownloadColumn
+from rich.table import Table
+
+from posledger.app.batch_import import import_lines
+from posledger.app.master_data import load_master_data
+from posledger.app.queries import check_invariants, list_exceptions, resolve_exception, stock_report, trial_balance
+from posledger.bootstrap import App, bootstrap
+from posledger.config import Settings
+from posledger.domain.errors import InvalidInput
+from posledger.domain.fields import parse_day
+
+app = typer.Typer(
+    help="posledger: POS events in; stock ledger, general ledger and invoices out, exactly once.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+)
+report_app = typer.Typer(help="Reports: trial balance and stock.", no_args_is_help=True)
+master_app = typer.Typer(help="Master data: stores, registers, locations, items, tax rules, promotions.",
+                         no_args_is_help=True)
+exceptions_app = typer.Typer(help="Sales-audit and integration exceptions. Without a subcommand: list them.",
+                             invoke_without_command=True)
+app.add_typer(report_app, name="report")
+app.add_typer(master_app, name="master-data")
+app.add_typer(exceptions_app, name="exceptions")
+
+console = Console()
+errors = Console(stderr=True)
+_state: dict[str, Any] = {}
+
+
+@app.callback()
+def _main(db: Optional[Path] = typer.Option(None, "--db", help="SQLite database file "
+                                                                "[default: $POSLEDGER_DB or ./posledger.db]")) -> None:
+    if db is not None:
+        _state["db"] = str(db)
+
+
+def _app() -> App:
+    if "app" not in _state:
+        settings = Settings.from_env()
+        if "db" in _state:
+            settings = replace(settings, db_path=_state["db"])
+        _state["app"] = bootstrap(settings)
+    return _state["app"]  # type: ignore[no-any-return]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def _money(minor: int) -> str:
+    return f"{minor / 100:,.2f}"
+
+
+def _day(value: Optional[str], option: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return parse_day(value, option)
+    except InvalidInput as error:
+        raise _fail(f"{error.field}: {error.detail}") from None
+
+
+# ------------------------------------------------------------------ master data
+
+
+@master_app.command("load")
+def master_data_load(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                                 help="Bulk master-data JSON (CONTRACT section 7).")) -> None:
+    """Load a bulk master-data file. Nothing is written if any entry is invalid; events waiting
+    for master data that now exists are posted."""
+    application = _app()
+    try:
+        document = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise _fail(f"{file}: not valid JSON: {error.msg} at line {error.lineno}") from None
+    try:
+        report = load_master_data(application.uow, document, clock=application.clock)
+    except InvalidInput as error:
+        raise _fail(f"{file}: {error.field}: {error.detail}") from None
+    changed = ", ".join(f"{count} {kind}" for kind, count in report.changed.items()) or "nothing new"
+    console.print(f"master data: {changed}; {report.unchanged} unchanged; catalog version {report.version}")
+    if report.released:
+        posting = application.engine.run()
+        console.print(f"{report.released} waiting event(s) retried: {posting.posted} posted, "
+                      f"{posting.parked} still waiting")
+
+
+# ------------------------------------------------------------------ import and post
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                help="JSON Lines: one event per line."),
+    chunk_size: int = typer.Option(1000, min=1, max=10_000, help="Events per transaction."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Import a day's events from a store that syncs in batches. Bad lines are reported with
+    their line number and field; good lines are kept; re-running the same file posts nothing twice."""
+    application = _app()
+    size = file.stat().st_size
+    with Progress(TextColumn("[bold]importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TextColumn("{task.fields[lines]} lines"), TimeElapsedColumn(), console=errors,
+                  disable=quiet, transient=False) as progress:
+        task = progress.add_task("import", total=size, lines=0)
+        with file.open("r", encoding="utf-8") as handle:
+            report = import_lines(application.uow, application.engine, handle, clock=application.clock,
+                                  chunk_size=chunk_size,
+                                  progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
+    for problem in report.problems[:200]:
+        field = f" {problem.field}:" if problem.field else ""
+        errors.print(f"line {problem.line_no}: {problem.status} ({problem.type}){field} {problem.detail}",
+                     markup=False, highlight=False)
+    if len(report.problems) > 200:
+        errors.print(f"... and {len(report.problems) - 200} more problems")
+    console.print(f"{report.lines} lines: {report.accepted} accepted, {report.duplicate} duplicate, "
+                  f"{len(report.problems)} rejected; posted {report.posting.posted}, "
+                  f"waiting {report.posting.parked}, exceptions raised {report.posting.findings}")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command("post")
+def post_pending() -> None:
+    """Post every accepted event not yet posted (after a crash, or to retry waiting events)."""
+    report = _app().engine.run()
+    console.print(f"posted {report.posted}, waiting {report.parked}, exceptions raised {report.findings}")
+
+
+# ------------------------------------------------------------------ reports
+
+
+@report_app.command("trial-balance")
+def report_trial_balance(
+    store: Optional[str] = typer.Option(None, "--store", help="One store; omit for consolidated."),
+    day_from: Optional[str] = typer.Option(None, "--from", help="First business day, YYYY-MM-DD."),
+    day_to: Optional[str] = typer.Option(None, "--to", help="Last business day, YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON as GET /v1/ledger/trial-balance."),
+) -> None:
+    """Trial balance per account: debits, credits and balance."""
+    application = _app()
+    with application.uow() as uow:
+        try:
+            balance = trial_balance(uow, store, _day(day_from, "--from"), _day(day_to, "--to"))
+        except InvalidInput as error:
+            raise _fail(f"{error.detail}") from None
+    if as_json:
+        _print_json(balance)
+        return
+    _print_trial_balance(balance)
+
+
+def _print_trial_balance(balance: dict[str, Any]) -> None:
+    title = f"Trial balance — {balance['store_id'] or 'all stores'}"
+    if balance["from"] or balance["to"]:
+        title += f" ({balance['from'] or '…'} to {balance['to'] or '…'})"
+    table = Table(title=title)
+    for column in ("account", "name"):
+        table.add_column(column)
+    for column in ("debit", "credit", "balance"):
+        table.add_column(column, justify="right")
+    for row in balance["accounts"]:
+        table.add_row(row["account"], row["name"], _money(row["debit"]), _money(row["credit"]),
+                      _money(row["balance"]))
+    totals = balance["totals"]
+    table.add_row("", "[bold]totals", _money(totals["debit"]), _money(totals["credit"]),
+                  _money(totals["debit"] - totals["credit"]))
+    console.print(table)
+
+
+@report_app.command("stock")
+def report_stock(
+    sku: Optional[str] = typer.Option(None, "--sku"),
+    location: Optional[str] = typer.Option(None, "--location"),
+    as_json: bool = typer.Option(False, "--json", help="Print {\"stock\": [...]} as the contract says."),
+) -> None:
+    """On hand, reserved, available to promise, average unit cost and value per SKU and location."""
+    with _app().uow() as uow:
+        report = stock_report(uow, sku, location)
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title="Stock")
+    for column in ("sku", "location_id"):
+        table.add_column(column)
+    for column in ("on_hand", "reserved", "atp", "unit_cost", "value"):
+        table.add_column(column, justify="right")
+    for row in report["stock"]:
+        table.add_row(row["sku"], row["location_id"], str(row["on_hand"]), str(row["reserved"]),
+                      str(row["atp"]), _money(row["unit_cost"]), _money(row["value"]))
+    console.print(table)
+
+
+# ------------------------------------------------------------------ exceptions
+
+
+@exceptions_app.callback()
+def exceptions_list(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(None, "--status", help="open or resolved"),
+    type_: Optional[str] = typer.Option(None, "--type", help="e.g. tax_mismatch"),
+    store: Optional[str] = typer.Option(None, "--store"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List exceptions (all by default)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _app().uow() as uow:
+        rows = list_exceptions(uow, status=status, type=type_, store_id=store, limit=100_000)
+    if as_json:
+        _print_json({"exceptions": rows})
+        return
+    table = Table(title=f"Exceptions ({len(rows)})")
+    for column in ("id", "type", "status", "store", "register", "event", "detail"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(str(row["id"]), row["type"], row["status"], row["store_id"] or "",
+                      row["register_id"] or "", row["event_id"] or "",
+                      json.dumps(row["detail"], separators=(",", ":"))[:120])
+    console.print(table)
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(
+    exception_id: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="Who resolves it."),
+    reason: str = typer.Option(..., "--reason", help="Why, in a sentence."),
+    retry: bool = typer.Option(False, "--retry", help="Also retry posting the event it holds back."),
+) -> None:
+    """Resolve an exception with who and why."""
+    application = _app()
+    try:
+        record = resolve_exception(application.uow, exception_id, by=by, reason=reason, retry=retry,
+                                   clock=application.clock)
+    except LookupError as error:
+        raise _fail(str(error)) from None
+    except InvalidInput as error:
+        raise _fail(f"{error.field}: {error.detail}") from None
+    if retry:
+        application.engine.run()
+    console.print(f"exception {record['id']} ({record['type']}) resolved by {record['resolved_by']}")
+
+
+# ------------------------------------------------------------------ demo
+
+
+@app.command("demo")
+def demo(
+    sales_per_register: int = typer.Option(40, min=1, max=100_000, help="Sales per register."),
+) -> None:
+    """A simulated Black Friday in three stores and a warehouse, with every event type and the
+    awkward cases; then a per-store summary and the trial balance."""
+    from posledger.entrypoints.demo import run_demo
+
+    application = _app()
+    run_demo(application, console, sales_per_register)
+
+
+@app.command("check")
+def check() -> None:
+    """Check the contract's ledger invariants against the database."""
+    with _app().uow() as uow:
+        report = check_invariants(uow)
+    console.print(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    finally:
+        application = _state.get("app")
+        if application is not None:
+            application.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,200 @@
+"""The event log and the posting engine, through the use cases, on every backend."""
+
+from __future__ import annotations
+
+import json
+
+from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.queries import event_status, list_exceptions, resolve_exception, stock_report, trial_balance
+from posledger.app.reservations import NotAvailable, release, reserve
+import pytest
+
+from tests.support.builders import MASTER, line, receive, register_event, sale, tender
+from tests.support.harness import Hub
+
+
+def a_sale(**kw: object) -> dict[str, object]:
+    return sale([line("A", 1, 1299, tax=115)], [tender("card", 1414)], **kw)  # type: ignore[arg-type]
+
+
+def test_an_accepted_event_is_stored_and_posted_once(hub: Hub) -> None:
+    event = a_sale(event_id="E-1")
+    assert [r.status for r in hub.send(event)] == ["accepted"]
+    assert hub.post().posted == 1
+    assert hub.post().posted == 0
+    with hub.uow() as uow:
+        status = event_status(uow, "E-1")
+    assert status is not None and status["status"] == "posted"
+    assert len(status["journal_entries"]) == 1 and status["documents"] == ["S1-INV-00000001"]
+    assert [m["qty"] for m in status["stock_moves"]] == [-1]
+
+
+def test_the_same_event_again_is_a_duplicate_and_posts_nothing(hub: Hub) -> None:
+    event = a_sale(event_id="E-2")
+    hub.send_and_post(event)
+    reordered = json.loads(json.dumps(event, sort_keys=True))
+    assert [r.status for r in hub.send(reordered)] == ["duplicate"]
+    assert hub.post().posted == 0
+    assert hub.invariants().ok
+
+
+def test_the_same_event_id_with_another_body_is_a_conflict_and_the_stored_event_is_untouched(hub: Hub) -> None:
+    event = a_sale(event_id="E-3")
+    hub.send_and_post(event)
+    changed = json.loads(json.dumps(event))
+    changed["payload"]["lines"][0]["qty"] = 5
+    (result,) = hub.send(changed)
+    assert result.status == "conflict" and result.problem is not None
+    assert result.problem.field == "event_id"
+    with hub.uow() as uow:
+        stored = uow.events.get("E-3")
+    assert stored is not None and json.loads(stored.body)["payload"]["lines"][0]["qty"] == 1
+
+
+def test_duplicates_inside_one_batch_are_caught(hub: Hub) -> None:
+    event = a_sale(event_id="E-4")
+    assert [r.status for r in hub.send(event, event)] == ["accepted", "duplicate"]
+
+
+def test_a_bad_event_is_rejected_with_its_field_and_the_rest_of_the_batch_is_kept(hub: Hub) -> None:
+    bad = a_sale(event_id="E-bad")
+    bad["seq"] = -1
+    results = hub.send(a_sale(event_id="E-ok1"), bad, a_sale(event_id="E-ok2"))
+    assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1].problem is not None and results[1].problem.field == "seq"
+    with hub.uow() as uow:
+        status = event_status(uow, "E-bad")
+    assert status is not None and status["status"] == "rejected"
+
+
+def test_a_card_number_is_refused_and_neither_stored_nor_echoed(hub: Hub) -> None:
+    event = a_sale(event_id="E-pan")
+    event["payload"]["customer_id"] = "4242424242424242"  # type: ignore[index]
+    (result,) = hub.send(event)
+    assert result.status == "rejected" and result.problem is not None
+    assert result.problem.type == "pan_detected"
+    assert "4242424242424242" not in repr(result)
+    with hub.uow() as uow:
+        assert uow.events.get("E-pan") is None
+        rejection = uow.events.last_rejection("E-pan")
+    assert rejection is not None and "4242424242424242" not in repr(rejection)
+
+
+def test_a_sequence_gap_is_raised_at_once_and_resolves_when_the_missing_events_arrive(hub: Hub) -> None:
+    first, second, third, fourth = (a_sale(seq=n, receipt_no=f"R-{n}", register="S1-R2") for n in range(1, 5))
+    hub.send_and_post(first, fourth)
+    with hub.uow() as uow:
+        gaps = list_exceptions(uow, type="sequence_gap")
+    assert len(gaps) == 1 and gaps[0]["status"] == "open"
+    assert (gaps[0]["detail"]["missing_from"], gaps[0]["detail"]["missing_to"]) == (2, 3)
+    hub.send_and_post(third)
+    with hub.uow() as uow:
+        assert list_exceptions(uow, type="sequence_gap")[0]["status"] == "open"
+    hub.send_and_post(second)
+    with hub.uow() as uow:
+        (gap,) = list_exceptions(uow, type="sequence_gap")
+    assert gap["status"] == "resolved" and gap["resolved_by"] == "system"
+
+
+def test_an_event_for_an_unknown_sku_waits_and_posts_by_itself_when_the_sku_arrives(hub: Hub) -> None:
+    event = sale([line("NEW", 2, 500, tax=89)], [tender("card", 1089)], event_id="E-new")
+    hub.send_and_post(event)
+    with hub.uow() as uow:
+        assert event_status(uow, "E-new")["status"] == "exception"  # type: ignore[index]
+        (waiting,) = list_exceptions(uow, type="unknown_master_data")
+    assert waiting["detail"]["missing"] == ["sku NEW"]
+    report = upsert_entry(hub.uow, "items", {"sku": "NEW", "name": "New", "tax_code": "STD", "price": 500,
+                                             "standard_cost": 200}, clock=hub.clock, key="NEW")
+    assert report.released == 1
+    hub.post()
+    with hub.uow() as uow:
+        assert event_status(uow, "E-new")["status"] == "posted"  # type: ignore[index]
+        (resolved,) = list_exceptions(uow, type="unknown_master_data")
+    assert resolved["status"] == "resolved"
+    assert hub.invariants().ok
+
+
+def test_a_void_that_arrives_before_its_sale_posts_once_the_sale_does(hub: Hub) -> None:
+    sale_event = sale([line("Q", 1, 100, tax=9)], [tender("card", 109)], receipt_no="R-Q", event_id="E-q")
+    void = register_event("sale.voided", {"receipt_no": "R-Q", "reason": "x", "approved_by": "M"},
+                          event_id="E-void")
+    hub.send_and_post(sale_event, void)  # the sale waits for SKU Q, so the void waits for the sale
+    with hub.uow() as uow:
+        assert event_status(uow, "E-void")["status"] == "exception"  # type: ignore[index]
+    upsert_entry(hub.uow, "items", {"sku": "Q", "name": "q", "tax_code": "STD", "price": 100}, clock=hub.clock)
+    hub.post()
+    with hub.uow() as uow:
+        assert event_status(uow, "E-q")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "E-void")["status"] == "posted"  # type: ignore[index]
+        balance = trial_balance(uow, "S1")
+    assert all(row["balance"] == 0 for row in balance["accounts"])
+    assert hub.invariants().ok
+
+
+def test_invoice_numbers_are_gapless_per_store_series(hub: Hub) -> None:
+    events = [a_sale(receipt_no=f"R-{n}") for n in range(5)]
+    events.append(a_sale(register="S2-R1", receipt_no="R-x"))
+    hub.send_and_post(*events)
+    with hub.uow() as uow:
+        numbers = uow.queries.document_numbers()
+    assert numbers == {"S1-INV": [1, 2, 3, 4, 5], "S2-INV": [1]}
+
+
+def test_master_data_changes_bump_the_catalog_version_and_pos_sync_reads_them(hub: Hub) -> None:
+    with hub.uow() as uow:
+        version = uow.master.version()
+    report = load_master_data(hub.uow, {"items": [MASTER["items"][0] | {"price": 1399}]}, clock=hub.clock)
+    assert report.version == version + 1
+    unchanged = load_master_data(hub.uow, {"items": [MASTER["items"][0] | {"price": 1399}]}, clock=hub.clock)
+    assert unchanged.version == version + 1 and unchanged.unchanged == 1
+    with hub.uow() as uow:
+        catalog = catalog_since(uow, version)
+    assert [item["price"] for item in catalog["items"]] == [1399]
+    assert catalog["version"] == version + 1
+
+
+def test_a_bad_bulk_master_data_document_writes_nothing(hub: Hub) -> None:
+    from posledger.domain.errors import InvalidInput
+
+    with hub.uow() as uow:
+        version = uow.master.version()
+    with pytest.raises(InvalidInput) as raised:
+        load_master_data(hub.uow, {"items": [MASTER["items"][0] | {"price": 1}, {"sku": "X"}]}, clock=hub.clock)
+    assert raised.value.field == "items[1].tax_code"
+    with hub.uow() as uow:
+        assert uow.master.version() == version
+
+
+def test_reservations_hold_stock_until_the_order_is_fulfilled(hub: Hub) -> None:
+    hub.send_and_post(receive("A", 5, 600))
+    reserve(hub.uow, "WEB-1", "A", "S1", 3, clock=hub.clock)
+    with pytest.raises(NotAvailable):
+        reserve(hub.uow, "WEB-2", "A", "S1", 3, clock=hub.clock)
+    with hub.uow() as uow:
+        (row,) = stock_report(uow, "A", "S1")["stock"]
+    assert (row["on_hand"], row["reserved"], row["atp"]) == (5, 3, 2)
+    hub.send_and_post(sale([line("A", 3, 1299, tax=346)], [tender("card", 4243)],
+                           event_type="order.fulfilled", payload={"order_id": "WEB-1"}))
+    with hub.uow() as uow:
+        (row,) = stock_report(uow, "A", "S1")["stock"]
+    assert (row["on_hand"], row["reserved"], row["atp"]) == (2, 0, 2)
+    reserve(hub.uow, "WEB-3", "A", "S1", 2, clock=hub.clock)
+    assert release(hub.uow, "WEB-3") == 1
+
+
+def test_an_exception_is_resolved_with_who_and_why(hub: Hub) -> None:
+    hub.send_and_post(sale([line("A", 1, 1299, tax=1)], [tender("card", 1300)]))
+    with hub.uow() as uow:
+        (mismatch,) = list_exceptions(uow, type="tax_mismatch")
+    resolved = resolve_exception(hub.uow, mismatch["id"], by="auditor", reason="POS tax table fixed",
+                                 clock=hub.clock)
+    assert (resolved["status"], resolved["resolved_by"], resolved["resolution"]) == (
+        "resolved", "auditor", "POS tax table fixed")
+
+
+def test_a_consolidated_trial_balance_across_currencies_is_refused(hub: Hub) -> None:
+    from posledger.domain.errors import InvalidInput
+
+    hub.load({"stores": [MASTER["stores"][0] | {"store_id": "EU1", "currency": "EUR"}]})
+    with hub.uow() as uow, pytest.raises(InvalidInput):
+        trial_balance(uow)

@@ -1,0 +1,1 @@
+"""Test support: master data, event builders and an in-memory ``PostingState`` fake."""
