@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.app.clock import Clock, SystemClock
-from posledger.app.posting import PostingEngine
 from posledger.app.ports import UnitOfWorkFactory
+from posledger.app.posting import PostingEngine
 from posledger.config import Settings
 
 

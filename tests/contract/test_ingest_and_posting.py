@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 
-from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
-from posledger.app.queries import event_status, list_exceptions, resolve_exception, stock_report, trial_balance
-from posledger.app.reservations import NotAvailable, release, reserve
 import pytest
 
+from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.queries import (
+    event_status,
+    list_exceptions,
+    resolve_exception,
+    stock_report,
+    trial_balance,
+)
+from posledger.app.reservations import NotAvailable, release, reserve
 from tests.support.builders import MASTER, line, receive, register_event, sale, tender
 from tests.support.harness import Hub
 

@@ -45,7 +45,7 @@ def sale_lines(draw: st.DrawFn, min_size: int = 1) -> list[dict[str, Any]]:
 
 
 def total(lines: list[dict[str, Any]]) -> int:
-    return sum(l["qty"] * l["unit_price"] - l["discount"] + l["tax"] for l in lines)
+    return sum(ln["qty"] * ln["unit_price"] - ln["discount"] + ln["tax"] for ln in lines)
 
 
 @st.composite
@@ -57,7 +57,7 @@ def tenders(draw: st.DrawFn, amount: int, signed: bool = False) -> list[dict[str
                           min_size=1, max_size=2))
     first = amount // 2 if len(kinds) == 2 else amount + off
     parts = [first, amount - first + off] if len(kinds) == 2 else [first]
-    return [{"tender": k, "amount": p} for k, p in zip(kinds, parts) if p != 0 and (signed or p > 0)]
+    return [{"tender": k, "amount": p} for k, p in zip(kinds, parts, strict=True) if p != 0 and (signed or p > 0)]
 
 
 @st.composite

@@ -11,7 +11,17 @@ import pytest
 from posledger.domain.posting import Parked, Posted
 from tests.support.books import Books
 from tests.support.builders import (
-    MASTER, cash_moved, closed, line, opened, receive, register_event, return_, sale, stock_event, tender,
+    MASTER,
+    cash_moved,
+    closed,
+    line,
+    opened,
+    receive,
+    register_event,
+    return_,
+    sale,
+    stock_event,
+    tender,
 )
 
 Journal = list[tuple[str, str, int, int]]  # store, account, debit, credit
@@ -214,7 +224,7 @@ def test_posting_rule(case: Case) -> None:
     assert [(m.sku, m.location_id, m.qty, m.value) for m in outcome.moves] == case.moves
     assert sorted(f.type for f in outcome.findings) == sorted(case.findings)
     for entry in outcome.entries:
-        assert sum(l.debit for l in entry.lines) == sum(l.credit for l in entry.lines)
+        assert sum(ln.debit for ln in entry.lines) == sum(ln.credit for ln in entry.lines)
 
 
 def test_after_a_close_the_register_cash_account_nets_to_zero() -> None:
@@ -222,8 +232,8 @@ def test_after_a_close_the_register_cash_account_nets_to_zero() -> None:
     for event in [receive("A", 10, 600), opened(10000), sale([A()], [tender("cash", 1414)]),
                   cash_moved("paid_out", 300), closed(11114)]:
         books.post(event)
-    cash_lines = [l for e in books.entries if e.register_id == "S1-R1" for l in e.lines if l.account == "1000"]
-    assert sum(l.debit - l.credit for l in cash_lines) == 0
+    cash_lines = [ln for e in books.entries if e.register_id == "S1-R1" for ln in e.lines if ln.account == "1000"]
+    assert sum(ln.debit - ln.credit for ln in cash_lines) == 0
 
 
 def test_a_credit_note_for_a_return_names_the_original_invoice() -> None:

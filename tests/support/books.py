@@ -10,7 +10,16 @@ from posledger.domain.costing import StockPosition
 from posledger.domain.events import parse_event
 from posledger.domain.journal import JournalEntry
 from posledger.domain.master import MASTER_KINDS, MasterData, entry_key, parse_entry
-from posledger.domain.posting import Drawer, Finding, Outcome, Parked, Posted, SaleRecord, StockMove, post_event
+from posledger.domain.posting import (
+    Drawer,
+    Finding,
+    Outcome,
+    Parked,
+    Posted,
+    SaleRecord,
+    StockMove,
+    post_event,
+)
 
 
 def master_from(document: dict[str, Any]) -> MasterData:

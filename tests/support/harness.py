@@ -7,8 +7,8 @@ from typing import Any
 
 from posledger.app.ingest import IngestResult, ingest
 from posledger.app.master_data import load_master_data
-from posledger.app.posting import PostingEngine, PostingReport
 from posledger.app.ports import UnitOfWorkFactory
+from posledger.app.posting import PostingEngine, PostingReport
 from posledger.app.queries import InvariantReport, check_invariants
 
 

@@ -28,7 +28,7 @@ def test_tax_is_recomputed_from_master_data_and_a_difference_is_a_tax_mismatch()
     assert isinstance(outcome, Posted)
     detail = outcome.findings[0].detail["lines"][0]
     assert (detail["charged"], detail["expected"]) == (100, 115)
-    credit_tax = [l for l in outcome.entries[0].lines if l.account == "2100"]
+    credit_tax = [ln for ln in outcome.entries[0].lines if ln.account == "2100"]
     assert credit_tax[0].credit == 100  # the hub posts what the POS charged
 
 

@@ -10,13 +10,14 @@ A crash (even SIGKILL) loses nothing that was committed, and the next run (or
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from posledger.app.clock import Clock
 from posledger.app.ingest import ingest
-from posledger.app.posting import PostingEngine, PostingReport
 from posledger.app.ports import UnitOfWorkFactory
+from posledger.app.posting import PostingEngine, PostingReport
 
 __all__ = ["LineProblem", "ImportReport", "import_lines"]
 
@@ -75,7 +76,7 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 def _ingest_chunk(uow_factory: UnitOfWorkFactory, chunk: list[tuple[int, Any]], clock: Clock,
                   report: ImportReport) -> None:
     results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import")
-    for (line_no, _), result in zip(chunk, results):
+    for (line_no, _), result in zip(chunk, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1
         elif result.status == "duplicate":

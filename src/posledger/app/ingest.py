@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from posledger.app.clock import Clock
-from posledger.app.ports import ExceptionRecord, NewEvent, Rejection, SequenceGap, UnitOfWork, UnitOfWorkFactory
+from posledger.app.ports import (
+    ExceptionRecord,
+    NewEvent,
+    Rejection,
+    SequenceGap,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from posledger.domain.errors import InvalidInput, PanDetected
 from posledger.domain.events import parse_event
 

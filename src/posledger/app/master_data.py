@@ -4,8 +4,9 @@ posting engine, and the catalog feed for POS sync."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from posledger.app.clock import Clock
 from posledger.app.ingest import canonical_json

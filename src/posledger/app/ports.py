@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalEntry
-from posledger.domain.master import MasterData
 from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, StockMove
 
 __all__ = [
@@ -210,15 +209,29 @@ class Queries(Protocol):
 
 
 class UnitOfWork(Protocol):
-    events: EventLog
-    parking: Parking
-    ledger: Ledger
-    exceptions: Exceptions
-    master: MasterDataStore
-    reservations: Reservations
-    queries: Queries
+    @property
+    def events(self) -> EventLog: ...
 
-    def __enter__(self) -> "UnitOfWork": ...
+    @property
+    def parking(self) -> Parking: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def exceptions(self) -> Exceptions: ...
+
+    @property
+    def master(self) -> MasterDataStore: ...
+
+    @property
+    def reservations(self) -> Reservations: ...
+
+    @property
+    def queries(self) -> Queries: ...
+
+
+    def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None: ...
     def commit(self) -> None: ...
@@ -226,4 +239,6 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    """Makes a unit of work. ``read_only`` lets a backend skip the write lock for queries."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...

@@ -10,13 +10,18 @@ event_id) make a double posting fail loudly rather than happen silently.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from posledger.app.clock import Clock
 from posledger.app.master_data import snapshot
 from posledger.app.ports import (
-    ExceptionRecord, IssuedDocument, PostingWrites, StoredEvent, UnitOfWork, UnitOfWorkFactory,
+    ExceptionRecord,
+    IssuedDocument,
+    PostingWrites,
+    StoredEvent,
+    UnitOfWork,
+    UnitOfWorkFactory,
 )
 from posledger.domain.costing import StockPosition
 from posledger.domain.events import Event, parse_event
@@ -35,7 +40,7 @@ class PostingReport:
     findings: int = 0
     batches: int = 0
 
-    def add(self, other: "PostingReport") -> None:
+    def add(self, other: PostingReport) -> None:
         self.posted += other.posted
         self.parked += other.parked
         self.findings += other.findings

@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 from posledger.app.clock import Clock
-from posledger.app.ports import ExceptionRecord, UnitOfWork, UnitOfWorkFactory
 from posledger.app.master_data import snapshot
+from posledger.app.ports import ExceptionRecord, UnitOfWork, UnitOfWorkFactory
 from posledger.domain.accounts import account_name
 from posledger.domain.errors import InvalidInput
 from posledger.domain.money import round_half_up

@@ -117,10 +117,10 @@ def build(sales_per_register: int = 40, seed: int = 7) -> Scenario:
                               "discount": discount, "promo_id": promo, "tax_code": item["tax_code"],
                               "tax": tax})
         if store["prices_include_tax"]:
-            total = sum(l["qty"] * l["unit_price"] - l["discount"] for l in doc_lines)
+            total = sum(ln["qty"] * ln["unit_price"] - ln["discount"] for ln in doc_lines)
         else:
-            total = sum(l["qty"] * l["unit_price"] - l["discount"] + l["tax"] for l in doc_lines)
-        net = total - sum(l["tax"] for l in doc_lines)
+            total = sum(ln["qty"] * ln["unit_price"] - ln["discount"] + ln["tax"] for ln in doc_lines)
+        net = total - sum(ln["tax"] for ln in doc_lines)
         payload: dict[str, Any] = {
             "receipt_no": register.receipt_no(), "cashier_id": "C7", "customer_id": None,
             "currency": "USD", "channel": "store", "lines": doc_lines,
@@ -169,7 +169,7 @@ def build(sales_per_register: int = 40, seed: int = 7) -> Scenario:
                    "tax": pos_tax(1, first["unit_price"], first["discount"] // first["qty"],
                                   rates[("US-NY", first["tax_code"])], False)}],
         "tenders": []}))
-    refund = sum(l["qty"] * l["unit_price"] - l["discount"] + l["tax"] for l in events[-1]["payload"]["lines"])
+    refund = sum(ln["qty"] * ln["unit_price"] - ln["discount"] + ln["tax"] for ln in events[-1]["payload"]["lines"])
     events[-1]["payload"]["tenders"] = [{"tender": "cash", "amount": refund}]
     events.append(s3.event("return.completed", local(s3, 16.5), {
         "receipt_no": s3.receipt_no(), "currency": "USD", "reason": "broken in box",
@@ -255,7 +255,7 @@ def closes(scenario: Scenario, expected_cash: dict[str, int], short_register: st
 
 
 def _last_seq(scenario: Scenario, register_id: str) -> int:
-    return max(e["seq"] for e in scenario.events + scenario.held_back
+    return max(int(e["seq"]) for e in scenario.events + scenario.held_back
                if e.get("register_id") == register_id)
 
 

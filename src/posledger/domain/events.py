@@ -13,9 +13,10 @@ Decisions where the contract is silent (docs/concepts/events.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Mapping, Union
+from typing import Any
 
 from posledger.domain import fields as f
 from posledger.domain.errors import InvalidInput
@@ -215,8 +216,8 @@ class StockCounted:
     lines: tuple[StockCountLine, ...]
 
 
-Payload = Union[Sale, Return, Exchange, Void, RegisterOpened, CashMoved, RegisterClosed,
-                StockReceived, StockTransferred, StockAdjusted, StockCounted]
+Payload = (Sale | Return | Exchange | Void | RegisterOpened | CashMoved | RegisterClosed
+           | StockReceived | StockTransferred | StockAdjusted | StockCounted)
 
 
 @dataclass(frozen=True, slots=True)

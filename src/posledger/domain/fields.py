@@ -7,8 +7,9 @@ response shows the integrator, e.g. ``payload.lines[1].qty``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 
 from posledger.domain.currencies import ISO_4217
 from posledger.domain.errors import InvalidInput

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
 
 __all__ = ["JournalLine", "JournalEntry", "EntryBuilder", "residual"]
 

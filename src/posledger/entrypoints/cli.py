@@ -7,16 +7,29 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn, DownloadColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from posledger.app.batch_import import import_lines
 from posledger.app.master_data import load_master_data
-from posledger.app.queries import check_invariants, list_exceptions, resolve_exception, stock_report, trial_balance
+from posledger.app.queries import (
+    check_invariants,
+    list_exceptions,
+    resolve_exception,
+    stock_report,
+    trial_balance,
+)
 from posledger.bootstrap import App, bootstrap
 from posledger.config import Settings
 from posledger.domain.errors import InvalidInput
@@ -41,7 +54,7 @@ _state: dict[str, Any] = {}
 
 
 @app.callback()
-def _main(db: Optional[Path] = typer.Option(None, "--db", help="SQLite database file "
+def _main(db: Path | None = typer.Option(None, "--db", help="SQLite database file "
                                                                 "[default: $POSLEDGER_DB or ./posledger.db]")) -> None:
     if db is not None:
         _state["db"] = str(db)
@@ -69,7 +82,7 @@ def _money(minor: int) -> str:
     return f"{minor / 100:,.2f}"
 
 
-def _day(value: Optional[str], option: str) -> Optional[date]:
+def _day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
@@ -150,9 +163,9 @@ def post_pending() -> None:
 
 @report_app.command("trial-balance")
 def report_trial_balance(
-    store: Optional[str] = typer.Option(None, "--store", help="One store; omit for consolidated."),
-    day_from: Optional[str] = typer.Option(None, "--from", help="First business day, YYYY-MM-DD."),
-    day_to: Optional[str] = typer.Option(None, "--to", help="Last business day, YYYY-MM-DD."),
+    store: str | None = typer.Option(None, "--store", help="One store; omit for consolidated."),
+    day_from: str | None = typer.Option(None, "--from", help="First business day, YYYY-MM-DD."),
+    day_to: str | None = typer.Option(None, "--to", help="Last business day, YYYY-MM-DD."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON as GET /v1/ledger/trial-balance."),
 ) -> None:
     """Trial balance per account: debits, credits and balance."""
@@ -188,8 +201,8 @@ def _print_trial_balance(balance: dict[str, Any]) -> None:
 
 @report_app.command("stock")
 def report_stock(
-    sku: Optional[str] = typer.Option(None, "--sku"),
-    location: Optional[str] = typer.Option(None, "--location"),
+    sku: str | None = typer.Option(None, "--sku"),
+    location: str | None = typer.Option(None, "--location"),
     as_json: bool = typer.Option(False, "--json", help="Print {\"stock\": [...]} as the contract says."),
 ) -> None:
     """On hand, reserved, available to promise, average unit cost and value per SKU and location."""
@@ -215,9 +228,9 @@ def report_stock(
 @exceptions_app.callback()
 def exceptions_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="open or resolved"),
-    type_: Optional[str] = typer.Option(None, "--type", help="e.g. tax_mismatch"),
-    store: Optional[str] = typer.Option(None, "--store"),
+    status: str | None = typer.Option(None, "--status", help="open or resolved"),
+    type_: str | None = typer.Option(None, "--type", help="e.g. tax_mismatch"),
+    store: str | None = typer.Option(None, "--store"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List exceptions (all by default)."""

@@ -73,8 +73,7 @@ def run_demo(application: App, console: Console, sales_per_register: int) -> Non
 
 def _summary(application: App, console: Console) -> None:
     with application.uow() as uow:
-        stores = sorted(uow.master.snapshot_rows and {k for kind, k, _ in uow.master.snapshot_rows()
-                                                     if kind == "stores"})
+        stores = sorted(key for kind, key, _ in uow.master.snapshot_rows() if kind == "stores")
         table = Table(title="Per-store summary")
         table.add_column("store")
         for column in ("net sales", "returns", "tax", "COGS", "margin", "cash over/short", "open exceptions"):

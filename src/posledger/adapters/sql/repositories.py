@@ -9,8 +9,16 @@ from typing import Any
 
 from posledger.adapters.sql.database import Database, Row
 from posledger.app.ports import (
-    EntryLineRow, ExceptionRecord, IssuedDocument, NewEvent, PostingWrites, Rejection,
-    SequenceGap, StockRow, StoredEvent, TrialBalanceRow,
+    EntryLineRow,
+    ExceptionRecord,
+    IssuedDocument,
+    NewEvent,
+    PostingWrites,
+    Rejection,
+    SequenceGap,
+    StockRow,
+    StoredEvent,
+    TrialBalanceRow,
 )
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalLine

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Callable
 
 from posledger.adapters.sql.database import Database
 from posledger.adapters.sql.repositories import (
-    SqlEventLog, SqlExceptions, SqlLedger, SqlMasterData, SqlParking, SqlQueries, SqlReservations,
+    SqlEventLog,
+    SqlExceptions,
+    SqlLedger,
+    SqlMasterData,
+    SqlParking,
+    SqlQueries,
+    SqlReservations,
 )
 
 
@@ -26,7 +32,7 @@ class SqlUnitOfWork:
         self.reservations = SqlReservations(db)
         self.queries = SqlQueries(db)
 
-    def __enter__(self) -> "SqlUnitOfWork":
+    def __enter__(self) -> SqlUnitOfWork:
         self._begin()
         self._open = True
         return self

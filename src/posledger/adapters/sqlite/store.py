@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from posledger.adapters.sql.database import Row
 from posledger.adapters.sql.unit_of_work import SqlUnitOfWork
@@ -83,8 +84,13 @@ class SqliteUnitOfWork:
                 self._lock.release()
                 raise
 
-        return SqlUnitOfWork(self._db, begin, lambda: connection.execute("COMMIT"),
-                             lambda: connection.execute("ROLLBACK"), self._lock.release)
+        def commit() -> None:
+            connection.execute("COMMIT")
+
+        def rollback() -> None:
+            connection.execute("ROLLBACK")
+
+        return SqlUnitOfWork(self._db, begin, commit, rollback, self._lock.release)
 
     def close(self) -> None:
         self._connection.close()

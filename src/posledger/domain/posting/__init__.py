@@ -7,22 +7,44 @@ the rule for its type. It does no IO: the state is read through ``PostingState``
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from posledger.domain.events import (
-    CashMoved, Event, Exchange, RegisterClosed, RegisterOpened, Return, Sale, SaleLine,
-    StockAdjusted, StockCounted, StockReceived, StockTransferred, Void,
+    CashMoved,
+    Event,
+    Exchange,
+    RegisterClosed,
+    RegisterOpened,
+    Return,
+    Sale,
+    SaleLine,
+    StockAdjusted,
+    StockCounted,
+    StockReceived,
+    StockTransferred,
+    Void,
 )
 from posledger.domain.master import MasterData
 from posledger.domain.posting.cash import post_cash_moved, post_register_closed, post_register_opened
 from posledger.domain.posting.context import EventContext
 from posledger.domain.posting.model import (
-    Drawer, DocumentDraft, Finding, Outcome, Parked, Posted, PostingState, SaleRecord, SoldLine,
+    DocumentDraft,
+    Drawer,
+    Finding,
+    Outcome,
+    Parked,
+    Posted,
+    PostingState,
+    SaleRecord,
+    SoldLine,
     StockMove,
 )
 from posledger.domain.posting.sales import post_exchange, post_return, post_sale, post_void
 from posledger.domain.posting.stock import (
-    post_stock_adjusted, post_stock_counted, post_stock_received, post_stock_transferred,
+    post_stock_adjusted,
+    post_stock_counted,
+    post_stock_received,
+    post_stock_transferred,
 )
 
 __all__ = [

@@ -104,7 +104,7 @@ class Drawer:
     over_short: int | None = None
     approved_by: str | None = None
 
-    def with_cash(self, delta: int, **figures: int) -> "Drawer":
+    def with_cash(self, delta: int, **figures: int) -> Drawer:
         changes: dict[str, Any] = {"cash_expected": self.cash_expected + delta}
         for name, amount in figures.items():
             changes[name] = getattr(self, name) + amount

@@ -6,12 +6,23 @@ debit), so the entry balances by construction and a stray rounding shows as a re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 from posledger.domain import accounts as acc
 from posledger.domain import costing
-from posledger.domain.events import Exchange, OriginalRef, Return, ReturnLine, Sale, SaleLine, Tender, Totals, Void
+from posledger.domain.events import (
+    Exchange,
+    OriginalRef,
+    Return,
+    ReturnLine,
+    Sale,
+    SaleLine,
+    Tender,
+    Totals,
+    Void,
+)
 from posledger.domain.journal import EntryBuilder
 from posledger.domain.money import Rate, apply_rate, divide_by_one_plus, round_half_up
 from posledger.domain.posting.context import EventContext
@@ -161,7 +172,7 @@ def _return_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[ReturnL
     original = _find_original(ctx, original_ref)
     sold = list(original.lines) if original is not None else []
     location_id = ctx.store.store_id
-    for returned, p in zip(lines, priced):
+    for returned, p in zip(lines, priced, strict=True):
         sku = p.line.sku
         qty = p.line.qty
         match = _take_from_original(ctx, sold, sku, qty, part, p.line.line_no) if original else None
