@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.app.clock import Clock, SystemClock
+from posledger.app.event_cache import EventCache
 from posledger.app.ports import UnitOfWorkFactory
 from posledger.app.posting import PostingEngine
 from posledger.config import Settings
@@ -17,6 +18,7 @@ class App:
     uow: UnitOfWorkFactory
     clock: Clock
     engine: PostingEngine
+    cache: EventCache
 
     def close(self) -> None:
         close = getattr(self.uow, "close", None)
@@ -31,5 +33,6 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
         raise SystemExit("POSLEDGER_DATABASE_URL is set, but the PostgreSQL backend is not built yet "
                          "(issue 4); unset it to use the embedded SQLite default")
     uow = SqliteUnitOfWork(settings.db_path)
-    engine = PostingEngine(uow, clock, batch_size=settings.batch_size)
-    return App(settings, uow, clock, engine)
+    cache = EventCache()
+    engine = PostingEngine(uow, clock, batch_size=settings.batch_size, cache=cache)
+    return App(settings, uow, clock, engine, cache)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from posledger.app.clock import Clock
+from posledger.app.event_cache import EventCache
 from posledger.app.ingest import ingest
 from posledger.app.ports import UnitOfWorkFactory
 from posledger.app.posting import PostingEngine, PostingReport
@@ -42,7 +43,7 @@ class ImportReport:
 
 
 def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: Iterable[str], *,
-                 clock: Clock, chunk_size: int = 1000,
+                 clock: Clock, chunk_size: int = 1000, cache: EventCache | None = None,
                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """``progress(lines_done, bytes_done)`` is called after each chunk."""
     report = ImportReport()
@@ -51,7 +52,7 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 
     def flush() -> None:
         if chunk:
-            _ingest_chunk(uow_factory, chunk, clock, report)
+            _ingest_chunk(uow_factory, chunk, clock, report, cache)
             chunk.clear()
         report.posting.add(engine.run())
         if progress is not None:
@@ -74,8 +75,9 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 
 
 def _ingest_chunk(uow_factory: UnitOfWorkFactory, chunk: list[tuple[int, Any]], clock: Clock,
-                  report: ImportReport) -> None:
-    results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import")
+                  report: ImportReport, cache: EventCache | None) -> None:
+    results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import",
+                     cache=cache)
     for (line_no, _), result in zip(chunk, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1

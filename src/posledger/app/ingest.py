@@ -24,9 +24,9 @@ from posledger.app.ports import (
     UnitOfWorkFactory,
 )
 from posledger.domain.errors import InvalidInput, PanDetected
-from posledger.domain.events import parse_event
+from posledger.domain.events import Event, parse_event
 
-__all__ = ["Problem", "IngestResult", "ingest", "canonical_json"]
+__all__ = ["Problem", "IngestResult", "ingest", "canonical_json", "SequenceTracker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,85 +60,143 @@ def _safe_event_id(document: Any) -> str | None:
 
 
 def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock,
-           source: str = "api") -> list[IngestResult]:
-    """Validate and append ``documents`` (decoded JSON) in one transaction; a result each."""
+           source: str = "api", cache: EventCache | None = None) -> list[IngestResult]:
+    """Validate and append ``documents`` (decoded JSON) in one transaction; a result each.
+
+    Validation happens before the transaction; inside it, one query finds the event_ids already
+    stored, one statement appends the new events, and sequence tracking runs on a local copy
+    of the registers' high-water marks that is written back once."""
     now = clock.now()
-    results: list[IngestResult] = []
+    results: list[IngestResult | None] = [None] * len(documents)
+    valid: list[tuple[int, Event, str, str]] = []  # index, event, body, hash
+    rejections: list[Rejection] = []
+    for index, document in enumerate(documents):
+        outcome = _validate(document)
+        if isinstance(outcome, IngestResult):
+            results[index] = outcome
+            if outcome.problem is not None:
+                rejections.append(Rejection(outcome.event_id, now, outcome.problem.type,
+                                            outcome.problem.field or "(body)", outcome.problem.detail, source))
+        else:
+            valid.append((index, *outcome))
     with uow_factory() as uow:
-        seen: dict[str, tuple[str, int | None]] = {}
-        for document in documents:
-            results.append(_ingest_one(uow, document, now, source, seen))
+        for rejection in rejections:
+            uow.events.reject(rejection)
+        stored = uow.events.find_many(list({event.envelope.event_id for _, event, _, _ in valid}))
+        fresh: list[tuple[int, Event, str, str]] = []
+        repeated: list[tuple[int, str]] = []  # a second copy inside this batch: index, event_id
+        for index, event, body, body_hash in valid:
+            event_id = event.envelope.event_id
+            prior = stored.get(event_id)
+            if prior is None:
+                stored[event_id] = (body_hash, 0)
+                fresh.append((index, event, body, body_hash))
+            elif prior[0] != body_hash:
+                results[index] = IngestResult(event_id, "conflict", prior[1] or None, Problem(
+                    "conflict", "event_id already used with another body", "event_id",
+                    f"event {event_id} was accepted before with a different body; the stored event is unchanged"))
+            elif prior[1]:
+                results[index] = IngestResult(event_id, "duplicate", prior[1])
+            else:
+                repeated.append((index, event_id))
+        offsets = uow.events.append_many([_new_event(event, body, body_hash, now, source)
+                                          for _, event, body, body_hash in fresh])
+        sequences = SequenceTracker(uow, now)
+        accepted_at: dict[str, int] = {}
+        for (index, event, _body, _hash), offset in zip(fresh, offsets, strict=True):
+            results[index] = IngestResult(event.envelope.event_id, "accepted", offset)
+            accepted_at[event.envelope.event_id] = offset
+            sequences.track(event)
+        for index, event_id in repeated:
+            results[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
+        sequences.flush()
         uow.commit()
-    return results
+    if cache is not None:
+        for _index, event, _body, body_hash in fresh:
+            cache.put(body_hash, event)
+    return [r for r in results if r is not None]
 
 
-def _ingest_one(uow: UnitOfWork, document: Any, now: str, source: str,
-                seen: dict[str, tuple[str, int | None]]) -> IngestResult:
+def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
     event_id = _safe_event_id(document)
     try:
-        event = parse_event(document)
+        body = canonical_json(document)
+    except (TypeError, ValueError):
+        return IngestResult(event_id, "rejected", problem=Problem(
+            "invalid_event", "Invalid event", "(body)", "not a JSON document"))
+    try:
+        event = parse_event(document, json_text=body)
     except PanDetected as error:
         # The body is neither stored nor echoed; the event_id only if it is not itself a PAN.
         kept_id = None if error.field == "event_id" else event_id
-        uow.events.reject(Rejection(kept_id, now, error.type, error.field, error.detail, source))
         return IngestResult(kept_id, "rejected", problem=Problem(
             error.type, "Card data is not accepted", error.field, error.detail))
     except InvalidInput as error:
-        uow.events.reject(Rejection(event_id, now, error.type, error.field, error.detail, source))
         return IngestResult(event_id, "rejected", problem=Problem(
             error.type, "Invalid event", error.field, error.detail))
+    return event, body, hashlib.sha256(body.encode()).hexdigest()
+
+
+def _new_event(event: Event, body: str, body_hash: str, now: str, source: str) -> NewEvent:
     envelope = event.envelope
-    body = canonical_json(document)
-    body_hash = hashlib.sha256(body.encode()).hexdigest()
-    prior = seen.get(envelope.event_id)
-    if prior is None:
-        stored = uow.events.get(envelope.event_id)
-        if stored is not None:
-            prior = (stored.body_hash, stored.offset)
-    if prior is not None:
-        if prior[0] == body_hash:
-            return IngestResult(envelope.event_id, "duplicate", prior[1])
-        return IngestResult(envelope.event_id, "conflict", prior[1], Problem(
-            "conflict", "event_id already used with another body", "event_id",
-            f"event {envelope.event_id} was accepted before with a different body; "
-            "the stored event is unchanged"))
-    offset = uow.events.append(NewEvent(
-        envelope.event_id, envelope.type, envelope.store_id, envelope.register_id, envelope.seq,
-        envelope.occurred_at.isoformat(), body, body_hash, now, source))
-    seen[envelope.event_id] = (body_hash, offset)
-    if envelope.register_id is not None and envelope.seq is not None:
-        track_sequence(uow, envelope.store_id, envelope.register_id, envelope.seq,
-                       envelope.event_id, now)
-    return IngestResult(envelope.event_id, "accepted", offset)
+    return NewEvent(envelope.event_id, envelope.type, envelope.store_id, envelope.register_id, envelope.seq,
+                    envelope.occurred_at.isoformat(), body, body_hash, now, source)
 
 
-def track_sequence(uow: UnitOfWork, store_id: str, register_id: str, seq: int, event_id: str,
-                   now: str) -> None:
+class SequenceTracker:
     """Registers number their events 1, 2, 3, ...: a jump opens a ``sequence_gap``; the
-    missing events, when they arrive, close it."""
-    high = uow.events.high_seq(register_id) or 0
-    if seq == high + 1:
-        uow.events.set_high_seq(register_id, store_id, seq)
-        return
-    if seq > high + 1:
-        exception_id = uow.exceptions.add(ExceptionRecord(
+    missing events, when they arrive, close it. Works on a local copy of the high-water
+    marks, written back by ``flush``."""
+
+    def __init__(self, uow: UnitOfWork, now: str) -> None:
+        self._uow = uow
+        self._now = now
+        self._highs: dict[str, int] = {}
+        self._stores: dict[str, str] = {}
+        self._loaded: set[str] = set()
+
+    def track(self, event: Event) -> None:
+        envelope = event.envelope
+        register_id, seq = envelope.register_id, envelope.seq
+        if register_id is None or seq is None:
+            return
+        if register_id not in self._loaded:
+            self._highs.update(self._uow.events.high_seqs([register_id]))
+            self._loaded.add(register_id)
+        high = self._highs.get(register_id, 0)
+        if seq > high:
+            if seq > high + 1:
+                self._open_gap(envelope.store_id, register_id, high + 1, seq - 1, envelope.event_id)
+            self._highs[register_id] = seq
+            self._stores[register_id] = envelope.store_id
+        else:
+            self._fill(envelope.store_id, register_id, seq, envelope.event_id)
+
+    def _open_gap(self, store_id: str, register_id: str, low: int, high: int, event_id: str) -> None:
+        exception_id = self._uow.exceptions.add(ExceptionRecord(
             0, "sequence_gap", "open", store_id, register_id, event_id, None,
-            {"missing_from": high + 1, "missing_to": seq - 1, "missing": seq - 1 - high,
-             "detected_by": event_id}, now))
-        uow.events.add_gap(SequenceGap(register_id, high + 1, seq - 1, exception_id))
-        uow.events.set_high_seq(register_id, store_id, seq)
-        return
-    gaps = uow.events.gaps_containing(register_id, seq)
-    if not gaps:
-        uow.exceptions.add(ExceptionRecord(
-            0, "sequence_duplicate", "open", store_id, register_id, event_id, None,
-            {"seq": seq, "problem": "seq already used by another event of this register"}, now))
-        return
-    gap = gaps[0]
-    uow.events.remove_gap(gap)
-    if gap.low < seq:
-        uow.events.add_gap(SequenceGap(register_id, gap.low, seq - 1, gap.exception_id))
-    if seq < gap.high:
-        uow.events.add_gap(SequenceGap(register_id, seq + 1, gap.high, gap.exception_id))
-    if uow.events.open_gaps(gap.exception_id) == 0:
-        uow.exceptions.resolve(gap.exception_id, now, "system", "the missing events arrived")
+            {"missing_from": low, "missing_to": high, "missing": high - low + 1, "detected_by": event_id},
+            self._now))
+        self._uow.events.add_gap(SequenceGap(register_id, low, high, exception_id))
+
+    def _fill(self, store_id: str, register_id: str, seq: int, event_id: str) -> None:
+        events = self._uow.events
+        gaps = events.gaps_containing(register_id, seq)
+        if not gaps:
+            self._uow.exceptions.add(ExceptionRecord(
+                0, "sequence_duplicate", "open", store_id, register_id, event_id, None,
+                {"seq": seq, "problem": "seq already used by another event of this register"}, self._now))
+            return
+        gap = gaps[0]
+        events.remove_gap(gap)
+        if gap.low < seq:
+            events.add_gap(SequenceGap(register_id, gap.low, seq - 1, gap.exception_id))
+        if seq < gap.high:
+            events.add_gap(SequenceGap(register_id, seq + 1, gap.high, gap.exception_id))
+        if events.open_gaps(gap.exception_id) == 0:
+            self._uow.exceptions.resolve(gap.exception_id, self._now, "system", "the missing events arrived")
+
+    def flush(self) -> None:
+        self._uow.events.set_high_seqs([(register_id, self._stores[register_id], seq)
+                                        for register_id, seq in self._highs.items()
+                                        if register_id in self._stores])

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from posledger.app.clock import Clock
+from posledger.app.event_cache import EventCache
 from posledger.app.master_data import snapshot
 from posledger.app.ports import (
     ExceptionRecord,
@@ -132,11 +133,13 @@ class BatchState:
 class PostingEngine:
     """Drains the log. Single-writer per backend partition; safe to run repeatedly."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, batch_size: int = 500) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, batch_size: int = 500,
+                 cache: EventCache | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._batch_size = batch_size
         self._master: MasterData | None = None
+        self._cache = cache
 
     def _snapshot(self, uow: UnitOfWork) -> MasterData:
         version = uow.master.version()
@@ -178,7 +181,9 @@ class PostingEngine:
 
     def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, now: str,
                   report: PostingReport) -> None:
-        event = parse_event(json.loads(stored.body), check_card_data=False)
+        event = self._cache.take(stored.event_id, stored.body_hash) if self._cache is not None else None
+        if event is None:
+            event = parse_event(json.loads(stored.body), check_card_data=False)
         outcome = post_event(event, state)
         if isinstance(outcome, Parked):
             self._park(uow, stored, event, outcome, now)

@@ -107,7 +107,7 @@ def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
                 "problem": {"type": rejection.problem_type, "field": rejection.field,
                             "detail": rejection.detail}, "received_at": rejection.received_at}
     lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None,
-                                    event_id=event_id, after_line_id=0, limit=10_000)
+                                    event_id=event_id, after=(0, 0), limit=10_000)
     return {
         "event_id": event_id, "type": stored.type, "store_id": stored.store_id,
         "status": stored.status, "offset": stored.offset, "accepted_at": stored.accepted_at,

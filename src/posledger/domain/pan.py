@@ -69,8 +69,28 @@ def find_card_data(document: Any, path: str = "") -> str | None:
     return None
 
 
-def refuse_card_data(document: Any) -> None:
-    """Raise ``PanDetected`` naming the field (never the number) if card data is present."""
+# A superset test on the document's JSON text: any run of 13+ digits (with the same
+# separators), or a key that looks like a CVV. Only when it matches is the exact walk needed.
+_LONG_DIGIT_RUN = re.compile(r"[0-9 -]{13,}")  # a character class: no backtracking
+_CVV_TEXT = re.compile(r'"(?:cvv|cvc|cav2|cid|csc|cvn|security_?code|card_?security|card_?verification)',
+                       re.IGNORECASE)
+
+
+def may_hold_card_data(json_text: str) -> bool:
+    """Cheap pre-check over the document's JSON text; False means certainly no card data."""
+    for match in _LONG_DIGIT_RUN.finditer(json_text):
+        if sum(char.isdigit() for char in match.group()) >= 13:
+            return True
+    return _CVV_TEXT.search(json_text) is not None
+
+
+def refuse_card_data(document: Any, json_text: str | None = None) -> None:
+    """Raise ``PanDetected`` naming the field (never the number) if card data is present.
+
+    ``json_text``, the document as JSON, lets the common case (no long digit run at all) skip
+    the walk over every value."""
+    if json_text is not None and not may_hold_card_data(json_text):
+        return
     field = find_card_data(document)
     if field is not None:
         raise PanDetected(field, "a full card number or a CVV is not accepted; send only "

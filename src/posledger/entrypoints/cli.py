@@ -136,7 +136,7 @@ def import_file(
         task = progress.add_task("import", total=size, lines=0)
         with file.open("r", encoding="utf-8") as handle:
             report = import_lines(application.uow, application.engine, handle, clock=application.clock,
-                                  chunk_size=chunk_size,
+                                  chunk_size=chunk_size, cache=application.cache,
                                   progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
     for problem in report.problems[:200]:
         field = f" {problem.field}:" if problem.field else ""

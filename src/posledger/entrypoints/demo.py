@@ -18,7 +18,8 @@ from posledger.demo import scenario as demo_scenario
 
 
 def _send(application: App, events: list[dict[str, Any]]) -> Counter[str]:
-    results = ingest(application.uow, events, clock=application.clock, source="demo")
+    results = ingest(application.uow, events, clock=application.clock, source="demo",
+                     cache=application.cache)
     application.engine.run()
     return Counter(r.status for r in results)
 

@@ -39,14 +39,27 @@ class SqlEventLog:
         row = self.db.fetchone(f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id = ?", (event_id,))
         return _event(row) if row else None
 
-    def append(self, event: NewEvent) -> int:
-        row = self.db.fetchone(
-            "INSERT INTO events (event_id, type, store_id, register_id, seq, occurred_at, body,"
-            ' body_hash, accepted_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING "offset"',
-            (event.event_id, event.type, event.store_id, event.register_id, event.seq,
-             event.occurred_at, event.body, event.body_hash, event.accepted_at, event.source))
-        assert row is not None
-        return int(row[0])
+    def find_many(self, event_ids: list[str]) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for event_id, body_hash, offset in self.db.fetchall(
+                    f'SELECT event_id, body_hash, "offset" FROM events WHERE event_id IN ({marks})', chunk):
+                found[event_id] = (body_hash, int(offset))
+        return found
+
+    def append_many(self, events: list[NewEvent]) -> list[int]:
+        if not events:
+            return []
+        first = self.db.next_ids("events", '"offset"', len(events))
+        offsets = list(range(first, first + len(events)))
+        self.db.executemany(
+            'INSERT INTO events ("offset", event_id, type, store_id, register_id, seq, occurred_at, body,'
+            " body_hash, accepted_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(offset, e.event_id, e.type, e.store_id, e.register_id, e.seq, e.occurred_at, e.body,
+              e.body_hash, e.accepted_at, e.source) for offset, e in zip(offsets, events, strict=True)])
+        return offsets
 
     def after(self, offset: int, limit: int) -> list[StoredEvent]:
         if limit <= 0:
@@ -75,14 +88,19 @@ class SqlEventLog:
                                "FROM rejections WHERE event_id = ? ORDER BY id DESC LIMIT 1", (event_id,))
         return Rejection(*row) if row else None
 
-    def high_seq(self, register_id: str) -> int | None:
-        row = self.db.fetchone("SELECT high_seq FROM register_sequences WHERE register_id = ?", (register_id,))
-        return int(row[0]) if row else None
+    def high_seqs(self, register_ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(register_ids), 500):
+            chunk = register_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for register_id, high in self.db.fetchall(
+                    f"SELECT register_id, high_seq FROM register_sequences WHERE register_id IN ({marks})", chunk):
+                found[register_id] = int(high)
+        return found
 
-    def set_high_seq(self, register_id: str, store_id: str, seq: int) -> None:
-        self.db.execute("INSERT INTO register_sequences (register_id, store_id, high_seq) VALUES (?, ?, ?)"
-                        " ON CONFLICT (register_id) DO UPDATE SET high_seq = excluded.high_seq",
-                        (register_id, store_id, seq))
+    def set_high_seqs(self, rows: list[tuple[str, str, int]]) -> None:
+        self.db.executemany("INSERT INTO register_sequences (register_id, store_id, high_seq) VALUES (?, ?, ?)"
+                            " ON CONFLICT (register_id) DO UPDATE SET high_seq = excluded.high_seq", rows)
 
     def gaps_containing(self, register_id: str, seq: int) -> list[SequenceGap]:
         rows = self.db.fetchall("SELECT register_id, low, high, exception_id FROM sequence_gaps "
@@ -181,9 +199,9 @@ class SqlLedger:
             return None
         event_id = row[0]
         journal = tuple(JournalLine(r[0], int(r[1]), int(r[2])) for r in self.db.fetchall(
-            "SELECT account, debit, credit FROM journal_lines WHERE event_id = ? ORDER BY line_id", (event_id,)))
+            "SELECT account, debit, credit FROM journal_lines WHERE event_id = ? ORDER BY entry_no, line_no", (event_id,)))
         moves = tuple(_move(r) for r in self.db.fetchall(
-            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_id", (event_id,)))
+            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_no", (event_id,)))
         lines = tuple(SoldLine(*line) for line in json.loads(row[7]))
         return SaleRecord(store_id, receipt_no, event_id, date.fromisoformat(row[1]), row[2], row[3],
                           int(row[4]), int(row[5]), int(row[6]), lines, journal, moves, bool(row[8]))
@@ -198,23 +216,26 @@ class SqlLedger:
 
     def write(self, writes: PostingWrites) -> None:
         db = self.db
+        entries: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
         for event_id, entry_no, entry in writes.entries:
             day = entry.business_day.isoformat()
-            row = db.fetchone(
-                "INSERT INTO journal_entries (event_id, entry_no, store_id, business_day, register_id, memo)"
-                " VALUES (?, ?, ?, ?, ?, ?) RETURNING entry_id",
-                (event_id, entry_no, entry.store_id, day, entry.register_id, entry.memo))
-            assert row is not None
-            entry_id = int(row[0])
-            lines.extend((entry_id, event_id, line.account, line.debit, line.credit, entry.store_id,
-                          day, entry.register_id) for line in entry.lines)
-        db.executemany("INSERT INTO journal_lines (entry_id, event_id, account, debit, credit, store_id,"
-                       " business_day, register_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            entries.append((event_id, entry_no, entry.store_id, day, entry.register_id, entry.memo))
+            lines.extend((event_id, entry_no, line_no, line.account, line.debit, line.credit, entry.store_id,
+                          day, entry.register_id) for line_no, line in enumerate(entry.lines, start=1))
+        db.executemany("INSERT INTO journal_entries (event_id, entry_no, store_id, business_day, register_id,"
+                       " memo) VALUES (?, ?, ?, ?, ?, ?)", entries)
+        db.executemany("INSERT INTO journal_lines (event_id, entry_no, line_no, account, debit, credit,"
+                       " store_id, business_day, register_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+        move_numbers: dict[str, int] = {}
+        moves = []
+        for event_id, m in writes.moves:
+            move_no = move_numbers[event_id] = move_numbers.get(event_id, 0) + 1
+            moves.append((event_id, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
+                          m.business_day.isoformat()))
         db.executemany(
-            f"INSERT INTO stock_moves (event_id, {_MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(event_id, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
-              m.business_day.isoformat()) for event_id, m in writes.moves])
+            f"INSERT INTO stock_moves (event_id, move_no, {_MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            moves)
         db.executemany(
             "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value,"
             " last_cost_qty) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sku, location_id) DO UPDATE SET "
@@ -393,9 +414,11 @@ class SqlQueries:
         return [TrialBalanceRow(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def entry_lines(self, *, account: str | None, store_id: str | None, business_day: date | None,
-                    event_id: str | None, after_line_id: int, limit: int) -> list[EntryLineRow]:
-        clauses = ["l.line_id > ?"]
-        params: list[Any] = [after_line_id]
+                    event_id: str | None, after: tuple[int, int], limit: int) -> list[EntryLineRow]:
+        """Journal lines in posting order; ``after`` is the (entry_id, line_no) cursor of the
+        last line already seen, (0, 0) for the first page."""
+        clauses = ["(e.entry_id > ? OR (e.entry_id = ? AND l.line_no > ?))"]
+        params: list[Any] = [after[0], after[0], after[1]]
         for column, value in (("l.account", account), ("l.store_id", store_id),
                               ("l.business_day", business_day.isoformat() if business_day else None),
                               ("l.event_id", event_id)):
@@ -403,10 +426,10 @@ class SqlQueries:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         rows = self.db.fetchall(
-            "SELECT l.line_id, l.entry_id, l.event_id, l.account, l.debit, l.credit, l.store_id, "
+            "SELECT e.entry_id, l.line_no, l.event_id, l.account, l.debit, l.credit, l.store_id, "
             "l.business_day, l.register_id, e.memo FROM journal_lines l JOIN journal_entries e "
-            f"ON e.entry_id = l.entry_id WHERE {' AND '.join(clauses)} ORDER BY l.line_id LIMIT ?",
-            (*params, limit))
+            "ON e.event_id = l.event_id AND e.entry_no = l.entry_no "
+            f"WHERE {' AND '.join(clauses)} ORDER BY e.entry_id, l.line_no LIMIT ?", (*params, limit))
         return [EntryLineRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
                 for r in rows]
 
@@ -436,7 +459,7 @@ class SqlQueries:
 
     def moves_for_event(self, event_id: str) -> list[StockMove]:
         return [_move(r) for r in self.db.fetchall(
-            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_id", (event_id,))]
+            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_no", (event_id,))]
 
     def stock_value_by_store(self) -> dict[str, int]:
         rows = self.db.fetchall("SELECT store_id, SUM(value) FROM stock_positions GROUP BY store_id")

@@ -87,35 +87,35 @@ CREATE TABLE IF NOT EXISTS journal_entries (
     UNIQUE (event_id, entry_no)
 );
 
+-- Lines are clustered by their cause (event_id): a void or an event's status reads them in one
+-- range; the trial balance and drill-down use the (store_id, business_day, account) index.
 CREATE TABLE IF NOT EXISTS journal_lines (
-    line_id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    entry_id     INTEGER NOT NULL,
     event_id     TEXT NOT NULL,
+    entry_no     INTEGER NOT NULL,
+    line_no      INTEGER NOT NULL,
     account      TEXT NOT NULL,
     debit        INTEGER NOT NULL,
     credit       INTEGER NOT NULL,
     store_id     TEXT NOT NULL,
     business_day TEXT NOT NULL,
-    register_id  TEXT
-);
+    register_id  TEXT,
+    PRIMARY KEY (event_id, entry_no, line_no)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS journal_lines_store_day ON journal_lines (store_id, business_day, account);
-CREATE INDEX IF NOT EXISTS journal_lines_account ON journal_lines (account, line_id);
-CREATE INDEX IF NOT EXISTS journal_lines_event ON journal_lines (event_id);
 
 -- The stock ledger: moves, and the per-(SKU, location) position they sum to.
 CREATE TABLE IF NOT EXISTS stock_moves (
-    move_id      INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id     TEXT NOT NULL,
+    move_no      INTEGER NOT NULL,
     sku          TEXT NOT NULL,
     location_id  TEXT NOT NULL,
     store_id     TEXT NOT NULL,
     qty          INTEGER NOT NULL,
     value        INTEGER NOT NULL,
     kind         TEXT NOT NULL,
-    business_day TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS stock_moves_event ON stock_moves (event_id);
-CREATE INDEX IF NOT EXISTS stock_moves_sku ON stock_moves (sku, location_id);
+    business_day TEXT NOT NULL,
+    PRIMARY KEY (event_id, move_no)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS stock_positions (
     sku             TEXT NOT NULL,
@@ -126,7 +126,7 @@ CREATE TABLE IF NOT EXISTS stock_positions (
     last_cost_value INTEGER NOT NULL,
     last_cost_qty   INTEGER NOT NULL,
     PRIMARY KEY (sku, location_id)
-);
+) WITHOUT ROWID;
 
 -- Invoices and credit notes: gapless numbers per series.
 CREATE TABLE IF NOT EXISTS document_series (
@@ -145,8 +145,7 @@ CREATE TABLE IF NOT EXISTS documents (
     original_number TEXT,
     total           INTEGER NOT NULL,
     tax             INTEGER NOT NULL,
-    body            TEXT NOT NULL,
-    UNIQUE (series, sequence)
+    body            TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_event ON documents (event_id);
 
@@ -164,7 +163,7 @@ CREATE TABLE IF NOT EXISTS sales (
     lines          TEXT NOT NULL,
     voided         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (store_id, receipt_no)
-);
+) WITHOUT ROWID;
 
 -- Register cash drawers (current state) and their sessions (history).
 CREATE TABLE IF NOT EXISTS drawers (

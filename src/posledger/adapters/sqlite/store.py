@@ -39,6 +39,12 @@ class SqliteDatabase:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.connection.executemany(sql, rows)
 
+    def next_ids(self, table: str, column: str, count: int) -> int:
+        """Safe without a sequence: every write transaction holds SQLite's write lock
+        (BEGIN IMMEDIATE), so nobody else can take the same ids."""
+        row = self.connection.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").fetchone()
+        return int(row[0]) + 1
+
 
 def _connect(path: str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -47,6 +53,7 @@ def _connect(path: str) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout=30000")
     connection.execute("PRAGMA cache_size=-65536")
     connection.execute("PRAGMA temp_store=MEMORY")
+    connection.execute("PRAGMA wal_autocheckpoint=10000")
     return connection
 
 

@@ -1,0 +1,149 @@
+"""Benchmark: N sale events posted end to end, in process, on SQLite.
+
+Each event: validation, log append, posting (stock, GL, invoice) and a durable commit
+(WAL, synchronous=FULL), in batches as the batch importer does. Prints events per second and
+peak memory (max RSS). Never passes or fails.
+
+    ./dev bench                     # N = 10,000 and 200,000
+    ./dev bench --n 50000 --batch 1000 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from posledger.adapters.sqlite import SqliteUnitOfWork  # noqa: E402
+from posledger.app.clock import SystemClock  # noqa: E402
+from posledger.app.event_cache import EventCache  # noqa: E402
+from posledger.app.ingest import ingest  # noqa: E402
+from posledger.app.master_data import load_master_data  # noqa: E402
+from posledger.app.posting import PostingEngine  # noqa: E402
+from posledger.app.queries import check_invariants  # noqa: E402
+from posledger.domain.money import apply_rate, parse_rate  # noqa: E402
+
+STORES = 50
+REGISTERS_PER_STORE = 4
+SKUS = 500
+RATE = "0.08875"
+
+
+def master() -> dict[str, Any]:
+    stores = [{"store_id": f"S{s:03d}", "kind": "store", "name": f"Store {s}", "timezone": "America/New_York",
+               "currency": "USD", "prices_include_tax": False, "tax_region": "NY"} for s in range(STORES)]
+    registers = [{"register_id": f"S{s:03d}-R{r}", "store_id": f"S{s:03d}"}
+                 for s in range(STORES) for r in range(REGISTERS_PER_STORE)]
+    items = [{"sku": f"SKU-{i:05d}", "name": f"Item {i}", "tax_code": "STD", "price": 500 + i * 7,
+              "standard_cost": 250 + i * 3} for i in range(SKUS)]
+    return {"stores": stores, "registers": registers, "items": items,
+            "tax_rules": [{"tax_region": "NY", "tax_code": "STD", "rate": RATE}]}
+
+
+def sales(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
+    rng = random.Random(seed)
+    rate = parse_rate(RATE)
+    seqs: dict[str, int] = {}
+    registers = [(f"S{s:03d}", f"S{s:03d}-R{r}") for s in range(STORES) for r in range(REGISTERS_PER_STORE)]
+    for _ in range(n):
+        store, register = rng.choice(registers)
+        seq = seqs[register] = seqs.get(register, 0) + 1
+        lines = []
+        for number, sku in enumerate(rng.sample(range(SKUS), 3), start=1):
+            qty = rng.randint(1, 3)
+            price = 500 + sku * 7
+            discount = rng.choice([0, 0, 0, qty * price // 10])
+            lines.append({"line_no": number, "sku": f"SKU-{sku:05d}", "qty": qty, "unit_price": price,
+                          "discount": discount, "promo_id": None, "tax_code": "STD",
+                          "tax": apply_rate(qty * price - discount, rate)})
+        total = sum(ln["qty"] * ln["unit_price"] - ln["discount"] + ln["tax"] for ln in lines)
+        if rng.random() < 0.5:
+            tenders = [{"tender": "card", "amount": total,
+                        "card": {"scheme": "visa", "last4": "4242", "auth_code": "A1", "terminal_id": "T1"}}]
+        else:
+            tenders = [{"tender": "wallet", "amount": total // 2}, {"tender": "card", "amount": total - total // 2}]
+        yield {"event_id": f"{register}-{seq:08d}", "type": "sale.completed", "store_id": store,
+               "register_id": register, "seq": seq, "occurred_at": "2026-11-27T10:15:03-05:00",
+               "payload": {"receipt_no": f"{register}-{seq}", "cashier_id": "C1", "customer_id": None,
+                           "currency": "USD", "channel": "store", "lines": lines, "tenders": tenders,
+                           "totals": {"net": total - sum(ln["tax"] for ln in lines),
+                                      "tax": sum(ln["tax"] for ln in lines), "gross": total}}}
+
+
+def run(n: int, batch: int, profile: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        uow = SqliteUnitOfWork(Path(directory) / "bench.db")
+        clock = SystemClock()
+        load_master_data(uow, master(), clock=clock)
+        cache = EventCache()
+        engine = PostingEngine(uow, clock, batch_size=batch, cache=cache)
+        # Stock on hand everywhere first, as in a store that opens for business.
+        for store in range(STORES):
+            ingest(uow, [{"event_id": f"PO-{store}", "type": "stock.received", "store_id": f"S{store:03d}",
+                          "register_id": None, "occurred_at": "2026-11-27T06:00:00-05:00",
+                          "payload": {"location_id": f"S{store:03d}", "reference": "PO",
+                                      "lines": [{"sku": f"SKU-{i:05d}", "qty": 10_000, "unit_cost": 250 + i * 3}
+                                                for i in range(SKUS)]}}], clock=clock, cache=cache)
+        engine.run()
+        profiler = cProfile.Profile() if profile else None
+        stream = sales(n)
+        done = 0
+        elapsed = 0.0
+        while done < n:
+            # Event generation is the POS's work, not ours: keep it out of the clock.
+            chunk = [json.loads(json.dumps(event)) for _, event in zip(range(batch), stream)]
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            results = ingest(uow, chunk, clock=clock, source="bench", cache=cache)
+            engine.run()
+            if profiler:
+                profiler.disable()
+            elapsed += time.perf_counter() - started
+            assert all(r.status == "accepted" for r in results)
+            done += len(chunk)
+        with uow() as unit:
+            ok = check_invariants(unit).ok
+            counts = unit.events.counts()
+        db_size = sum(f.stat().st_size for f in Path(directory).iterdir())
+        uow.close()
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    return {"n": n, "seconds": round(elapsed, 2), "events_per_second": round(n / elapsed),
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "posted": counts.get("posted", 0) - STORES, "invariants_hold": ok, "db_mb": round(db_size / 2**20, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="events (repeatable); default 10000 and 200000")
+    parser.add_argument("--batch", type=int, default=1000, help="events per ingest and posting transaction")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed part")
+    args = parser.parse_args()
+    print(f"posledger posting benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+          f"batch {args.batch}, sale events of 3 lines and 1-2 tenders, {STORES} stores x "
+          f"{REGISTERS_PER_STORE} registers, {SKUS} SKUs")
+    for n in args.n or [10_000, 200_000]:
+        # Each size in its own process, so that peak memory is that size's alone.
+        if len(args.n or [0, 0]) > 1:
+            import subprocess
+
+            command = [sys.executable, __file__, "--n", str(n), "--batch", str(args.batch)]
+            subprocess.run(command + (["--profile"] if args.profile else []), check=True)
+            continue
+        print(json.dumps(run(n, args.batch, args.profile)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
