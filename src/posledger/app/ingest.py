@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from posledger.app.clock import Clock
+from posledger.app.event_cache import EventCache
 from posledger.app.ports import (
     ExceptionRecord,
     NewEvent,
