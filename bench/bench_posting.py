@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -128,20 +129,23 @@ def run(n: int, batch: int, profile: bool) -> dict[str, Any]:
 
 
 def main() -> None:
+    gc.set_threshold(50_000, 20, 100)  # as the posledger command does
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, action="append", help="events (repeatable); default 10000 and 200000")
     parser.add_argument("--batch", type=int, default=1000, help="events per ingest and posting transaction")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed part")
+    parser.add_argument("--quiet-header", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"posledger posting benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+    if not args.quiet_header:
+        print(f"posledger posting benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
           f"batch {args.batch}, sale events of 3 lines and 1-2 tenders, {STORES} stores x "
-          f"{REGISTERS_PER_STORE} registers, {SKUS} SKUs")
+              f"{REGISTERS_PER_STORE} registers, {SKUS} SKUs")
     for n in args.n or [10_000, 200_000]:
         # Each size in its own process, so that peak memory is that size's alone.
         if len(args.n or [0, 0]) > 1:
             import subprocess
 
-            command = [sys.executable, __file__, "--n", str(n), "--batch", str(args.batch)]
+            command = [sys.executable, __file__, "--n", str(n), "--batch", str(args.batch), "--quiet-header"]
             subprocess.run(command + (["--profile"] if args.profile else []), check=True)
             continue
         print(json.dumps(run(n, args.batch, args.profile)), flush=True)

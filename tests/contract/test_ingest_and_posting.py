@@ -204,3 +204,14 @@ def test_a_consolidated_trial_balance_across_currencies_is_refused(hub: Hub) -> 
     hub.load({"stores": [MASTER["stores"][0] | {"store_id": "EU1", "currency": "EUR"}]})
     with hub.uow() as uow, pytest.raises(InvalidInput):
         trial_balance(uow)
+
+
+def test_a_void_sent_just_before_its_sale_in_the_same_batch_posts_in_that_run(hub: Hub) -> None:
+    void = register_event("sale.voided", {"receipt_no": "R-V", "reason": "x", "approved_by": None},
+                          event_id="E-void-first", seq=2)
+    sale_event = a_sale(receipt_no="R-V", event_id="E-sale-second", seq=1)
+    hub.send(void, sale_event)
+    hub.post()
+    with hub.uow() as uow:
+        assert event_status(uow, "E-void-first")["status"] == "posted"  # type: ignore[index]
+        assert all(row["balance"] == 0 for row in trial_balance(uow, "S1")["accounts"])

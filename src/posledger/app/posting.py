@@ -27,7 +27,7 @@ from posledger.app.ports import (
 from posledger.domain.costing import StockPosition
 from posledger.domain.events import Event, parse_event
 from posledger.domain.master import MasterData
-from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_event
+from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_event, stock_keys
 
 __all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
 
@@ -62,6 +62,7 @@ class BatchState:
         self._sales: dict[tuple[str, str], SaleRecord | None] = {}
         self._drawers: dict[str, Drawer] = {}
         self._series: dict[str, int] = {}
+        self.waiting_keys: set[str] = set()  # receipts that parked voids wait for
 
     @property
     def master(self) -> MasterData:
@@ -74,6 +75,15 @@ class BatchState:
             position = self._uow.ledger.load_stock(sku, location_id) or StockPosition()
             self._stock[key] = position
         return position
+
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Load many positions in one query; positions that do not exist yet start empty."""
+        missing = [key for key in dict.fromkeys(keys) if key not in self._stock]
+        if not missing:
+            return
+        found = self._uow.ledger.load_stocks(missing)
+        for key in missing:
+            self._stock[key] = found.get(key) or StockPosition()
 
     def sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
         key = (store_id, receipt_no)
@@ -169,9 +179,12 @@ class PostingEngine:
             if not events:
                 return report
             state = BatchState(uow, self._snapshot(uow))
+            state.waiting_keys = uow.parking.waiting_keys("receipt:")
             now = self._clock.now()
-            for stored in events:
-                self._post_one(uow, state, stored, now, report)
+            parsed = [(stored, self._parse(stored)) for stored in events]
+            state.prefetch([key for _, event in parsed for key in stock_keys(event)])
+            for stored, event in parsed:
+                self._post_one(uow, state, stored, event, now, report)
             uow.ledger.write(state.writes)
             if fresh:
                 uow.events.set_position(CONSUMER, fresh[-1].offset)
@@ -179,21 +192,27 @@ class PostingEngine:
         report.batches = 1
         return report
 
-    def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, now: str,
-                  report: PostingReport) -> None:
+    def _parse(self, stored: StoredEvent) -> Event:
         event = self._cache.take(stored.event_id, stored.body_hash) if self._cache is not None else None
         if event is None:
             event = parse_event(json.loads(stored.body), check_card_data=False)
+        return event
+
+    def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, event: Event,
+                  now: str, report: PostingReport) -> None:
         outcome = post_event(event, state)
         if isinstance(outcome, Parked):
             self._park(uow, stored, event, outcome, now)
+            if outcome.wait_key is not None:
+                state.waiting_keys.add(outcome.wait_key)
             state.writes.statuses.append((stored.offset, "exception"))
             report.parked += 1
             return
         if stored.status == "exception":
             self._unpark(uow, stored, now)
         for receipt_key in state.apply(stored.event_id, outcome):
-            uow.parking.release(receipt_key)
+            if receipt_key in state.waiting_keys:
+                uow.parking.release(receipt_key)
         day = outcome.business_day.isoformat() if outcome.business_day else None
         for finding in outcome.findings:
             uow.exceptions.add(ExceptionRecord(

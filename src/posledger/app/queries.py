@@ -113,7 +113,7 @@ def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
         "status": stored.status, "offset": stored.offset, "accepted_at": stored.accepted_at,
         "journal_entries": sorted({line.entry_id for line in lines}),
         "journal_lines": [asdict(line) for line in lines],
-        "stock_moves": [asdict(move) | {"business_day": move.business_day.isoformat()}
+        "stock_moves": [move._asdict() | {"business_day": move.business_day.isoformat()}
                         for move in uow.queries.moves_for_event(event_id)],
         "documents": [doc.number for doc in uow.queries.documents_for_event(event_id)],
         "exceptions": [exception_json(e) for e in uow.exceptions.list(limit=100)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from posledger.domain import fields as f
 from posledger.domain.errors import InvalidInput
@@ -41,8 +41,7 @@ _EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _CARD_KEYS = frozenset({"scheme", "last4", "auth_code", "terminal_id", "first6"})
 
 
-@dataclass(frozen=True, slots=True)
-class Card:
+class Card(NamedTuple):
     scheme: str | None
     last4: str | None
     auth_code: str | None
@@ -50,8 +49,7 @@ class Card:
     first6: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Tender:
+class Tender(NamedTuple):
     """One tender. ``amount`` is what is applied to the document (cash net of change);
     on an exchange it is signed, negative meaning a refund to the customer."""
 
@@ -62,8 +60,7 @@ class Tender:
     card: Card | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SaleLine:
+class SaleLine(NamedTuple):
     line_no: int
     sku: str
     qty: int
@@ -74,8 +71,7 @@ class SaleLine:
     tax: int
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnLine:
+class ReturnLine(NamedTuple):
     line: SaleLine
     reason: str | None
     disposition: str  # "restock" | "damaged"
@@ -163,8 +159,7 @@ class RegisterClosed:
     approved_by: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class StockLine:
+class StockLine(NamedTuple):
     sku: str
     qty: int
     unit_cost: int
@@ -177,8 +172,7 @@ class StockReceived:
     lines: tuple[StockLine, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StockTransferLine:
+class StockTransferLine(NamedTuple):
     sku: str
     qty: int
 
@@ -191,8 +185,7 @@ class StockTransferred:
     lines: tuple[StockTransferLine, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StockAdjustLine:
+class StockAdjustLine(NamedTuple):
     sku: str
     qty_delta: int
 
@@ -204,8 +197,7 @@ class StockAdjusted:
     lines: tuple[StockAdjustLine, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StockCountLine:
+class StockCountLine(NamedTuple):
     sku: str
     counted_qty: int
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 __all__ = ["JournalLine", "JournalEntry", "EntryBuilder", "residual"]
 
 
-@dataclass(frozen=True, slots=True)
-class JournalLine:
+class JournalLine(NamedTuple):
     """One side of a posting. Exactly one of ``debit`` and ``credit`` is positive.
 
     Attributes:

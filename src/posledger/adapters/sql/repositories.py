@@ -157,6 +157,11 @@ class SqlParking:
         return self.db.execute("UPDATE parked_events SET ready = 1 WHERE wait_key = ? AND ready = 0",
                                (wait_key,))
 
+    def waiting_keys(self, prefix: str) -> set[str]:
+        rows = self.db.fetchall("SELECT DISTINCT wait_key FROM parked_events WHERE ready = 0 AND "
+                                "wait_key LIKE ?", (prefix + "%",))
+        return {row[0] for row in rows}
+
 
 def _position(row: Row) -> StockPosition:
     return StockPosition(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
@@ -190,6 +195,22 @@ class SqlLedger:
         row = self.db.fetchone("SELECT on_hand, value, last_cost_value, last_cost_qty FROM stock_positions "
                                "WHERE sku = ? AND location_id = ?", (sku, location_id))
         return _position(row) if row else None
+
+    def load_stocks(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StockPosition]:
+        found: dict[tuple[str, str], StockPosition] = {}
+        for start in range(0, len(keys), 400):
+            chunk = keys[start:start + 400]
+            values = ",".join("(?, ?)" for _ in chunk)
+            params = [part for key in chunk for part in key]
+            # A join with a VALUES list uses the primary key; "(sku, location_id) IN (VALUES …)"
+            # makes SQLite scan the whole table.
+            for row in self.db.fetchall(
+                    f"WITH wanted (sku, location_id) AS (VALUES {values}) SELECT p.sku, p.location_id, "
+                    "p.on_hand, p.value, p.last_cost_value, p.last_cost_qty FROM wanted JOIN "
+                    "stock_positions p ON p.sku = wanted.sku AND p.location_id = wanted.location_id",
+                    params):
+                found[(row[0], row[1])] = _position(row[2:])
+        return found
 
     def load_sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
         row = self.db.fetchone(

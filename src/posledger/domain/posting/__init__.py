@@ -48,7 +48,7 @@ from posledger.domain.posting.stock import (
 )
 
 __all__ = [
-    "post_event", "missing_master_data", "Outcome", "Posted", "Parked", "PostingState",
+    "post_event", "missing_master_data", "stock_keys", "Outcome", "Posted", "Parked", "PostingState",
     "SaleRecord", "SoldLine", "Drawer", "DocumentDraft", "Finding", "StockMove",
 ]
 
@@ -103,6 +103,15 @@ def missing_master_data(event: Event, master: MasterData) -> list[str]:
             if (store.tax_region, code) not in master.tax_rules:
                 missing.append(f"tax rule {store.tax_region}/{code}")
     return missing
+
+
+def stock_keys(event: Event) -> list[tuple[str, str]]:
+    """The (sku, location_id) positions an event will most likely touch, so that a batch can
+    load them in one query. A hint only: the rules read whatever they need."""
+    skus, locations = _skus_and_locations(event)
+    if not locations:
+        locations = [event.envelope.store_id]
+    return [(sku, location) for sku in skus for location in locations]
 
 
 _RULES: dict[type, Callable[[EventContext, object], Parked | None]] = {

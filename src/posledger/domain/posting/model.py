@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalEntry, JournalLine
@@ -18,8 +18,7 @@ __all__ = [
 StockKey = tuple[str, str]  # (sku, location_id)
 
 
-@dataclass(frozen=True, slots=True)
-class StockMove:
+class StockMove(NamedTuple):
     """One movement in the stock ledger. ``qty`` and ``value`` are signed (out is negative)."""
 
     sku: str
@@ -31,8 +30,7 @@ class StockMove:
     business_day: date
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """A sales-audit or integration exception raised while posting, e.g. ``tax_mismatch``."""
 
     type: str
@@ -52,8 +50,7 @@ class DocumentDraft:
     body: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class SoldLine:
+class SoldLine(NamedTuple):
     line_no: int
     sku: str
     qty: int

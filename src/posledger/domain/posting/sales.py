@@ -7,8 +7,8 @@ debit), so the entry balances by construction and a stray rounding shows as a re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from posledger.domain import accounts as acc
 from posledger.domain import costing
@@ -31,8 +31,7 @@ from posledger.domain.posting.model import DocumentDraft, Parked, SaleRecord, So
 __all__ = ["PricedLine", "price_line", "post_sale", "post_return", "post_exchange", "post_void"]
 
 
-@dataclass(frozen=True, slots=True)
-class PricedLine:
+class PricedLine(NamedTuple):
     """A document line in the ledger's terms (CONTRACT section 5, "Per line").
 
     ``gross`` and ``discount`` are tax-exclusive; ``total`` is what the customer pays for the
@@ -215,7 +214,7 @@ def _take_from_original(ctx: EventContext, sold: list[SoldLine], sku: str, qty: 
             if line.returned_qty + qty > line.qty:
                 ctx.find("return_exceeds_original", part=part, line_no=line_no, sku=sku,
                          returned=line.returned_qty + qty, sold=line.qty)
-            sold[index] = replace(line, returned_qty=line.returned_qty + qty)
+            sold[index] = line._replace(returned_qty=line.returned_qty + qty)
             return round_half_up(line.cogs * qty, line.qty)
     ctx.find("return_exceeds_original" if any(s.sku == sku for s in sold) else "original_line_not_found",
              part=part, line_no=line_no, sku=sku)
