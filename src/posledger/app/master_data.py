@@ -82,10 +82,10 @@ def _upsert(uow: UnitOfWork, kind: str, entry: Any, raw: Any, now: str, report: 
         report.changed[kind] = report.changed.get(kind, 0) + 1
 
 
-def snapshot(uow: UnitOfWork) -> MasterData:
-    """Build the immutable snapshot the posting rules read from."""
+def snapshot(uow: UnitOfWork, kinds: tuple[str, ...] | None = None) -> MasterData:
+    """Build the immutable snapshot the posting rules read from (only ``kinds`` if given)."""
     tables: dict[str, dict[Any, Any]] = {kind: {} for kind in MASTER_KINDS}
-    for kind, _key, body in uow.master.snapshot_rows():
+    for kind, _key, body in uow.master.snapshot_rows(kinds):
         entry = parse_entry(kind, json.loads(body), kind)
         key = (entry.tax_region, entry.tax_code) if kind == "tax_rules" else entry_key(kind, entry)
         tables[kind][key] = entry

@@ -224,7 +224,11 @@ class PostingEngine:
 
     def _park(self, uow: UnitOfWork, stored: StoredEvent, event: Event, parked: Parked,
               now: str) -> None:
-        existing = [e for e in uow.exceptions.open_for_event(stored.event_id) if e.type == parked.type]
+        open_records = uow.exceptions.open_for_event(stored.event_id)
+        existing = [e for e in open_records if e.type == parked.type and e.detail.get("parked")]
+        for superseded in open_records:
+            if superseded.detail.get("parked") and superseded.type != parked.type:
+                uow.exceptions.resolve(superseded.id, now, "system", f"now waiting: {parked.type}")
         if existing:
             exception_id = existing[0].id
         else:

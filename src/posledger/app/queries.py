@@ -22,8 +22,8 @@ def trial_balance(uow: UnitOfWork, store_id: str | None = None, day_from: date |
     """The contract's trial balance: per store, or consolidated when ``store_id`` is None.
 
     A consolidated balance across stores of different currencies would add dollars to euros,
-    so it is refused; ask per store instead (docs/concepts/ledger.md)."""
-    master = snapshot(uow)
+    so it is refused; ask per store instead (docs/concepts/posting.md)."""
+    master = snapshot(uow, ("stores",))
     if store_id is not None:
         stores = [store_id]
         currencies = {master.stores[store_id].currency} if store_id in master.stores else set()
@@ -116,8 +116,7 @@ def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
         "stock_moves": [move._asdict() | {"business_day": move.business_day.isoformat()}
                         for move in uow.queries.moves_for_event(event_id)],
         "documents": [doc.number for doc in uow.queries.documents_for_event(event_id)],
-        "exceptions": [exception_json(e) for e in uow.exceptions.list(limit=100)
-                       if e.event_id == event_id],
+        "exceptions": [exception_json(e) for e in uow.exceptions.list(event_id=event_id)],
     }
 
 
@@ -142,7 +141,7 @@ class InvariantReport:
 def check_invariants(uow: UnitOfWork) -> InvariantReport:
     rows_all = uow.queries.trial_balance(None, None, None)
     balanced = sum(r.debit for r in rows_all) == sum(r.credit for r in rows_all)
-    master = snapshot(uow)
+    master = snapshot(uow, ("stores",))
     store_ids = set(master.stores) | set(uow.queries.stock_value_by_store())
     unbalanced = []
     inventory = {}

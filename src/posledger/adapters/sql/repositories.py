@@ -343,9 +343,11 @@ class SqlExceptions:
         return [_exception(r) for r in rows]
 
     def list(self, *, status: str | None = None, type: str | None = None,
-             store_id: str | None = None, limit: int = 1000) -> list[ExceptionRecord]:
+             store_id: str | None = None, event_id: str | None = None,
+             limit: int = 1000) -> list[ExceptionRecord]:
         clauses, params = [], []
-        for column, value in (("status", status), ("type", type), ("store_id", store_id)):
+        for column, value in (("status", status), ("type", type), ("store_id", store_id),
+                              ("event_id", event_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -378,8 +380,13 @@ class SqlMasterData:
                         (kind, key, body, version, at))
         return version
 
-    def snapshot_rows(self) -> list[tuple[str, str, str]]:
-        return [(r[0], r[1], r[2]) for r in self.db.fetchall("SELECT kind, key, body FROM master_data")]
+    def snapshot_rows(self, kinds: tuple[str, ...] | None = None) -> list[tuple[str, str, str]]:
+        if kinds is None:
+            rows = self.db.fetchall("SELECT kind, key, body FROM master_data")
+        else:
+            marks = ",".join("?" * len(kinds))
+            rows = self.db.fetchall(f"SELECT kind, key, body FROM master_data WHERE kind IN ({marks})", kinds)
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def changes_since(self, version: int, kinds: tuple[str, ...]) -> list[tuple[str, str, str, int]]:
         marks = ",".join("?" * len(kinds))
