@@ -49,8 +49,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(master_app, name="master-data")
 app.add_typer(exceptions_app, name="exceptions")
 
-console = Console()
-errors = Console(stderr=True)
+# Piped output (a file, CI, `less`) gets 120 columns instead of rich's 80, so tables stay whole.
+console = Console() if sys.stdout.isatty() else Console(width=120)
+errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 _state: dict[str, Any] = {}
 
 
