@@ -13,6 +13,8 @@ class Settings:
     database_url: str | None = None
     nats_url: str | None = None
     batch_size: int = 500
+    admin_token: str | None = None
+    max_body_bytes: int = 8 * 2**20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -22,4 +24,6 @@ class Settings:
             database_url=env.get("POSLEDGER_DATABASE_URL") or None,
             nats_url=env.get("POSLEDGER_NATS_URL") or None,
             batch_size=int(env.get("POSLEDGER_BATCH_SIZE", "500")),
+            admin_token=env.get("POSLEDGER_ADMIN_TOKEN") or None,
+            max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
         )

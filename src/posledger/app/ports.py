@@ -15,7 +15,7 @@ from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, StockMov
 __all__ = [
     "NewEvent", "StoredEvent", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
     "PostingWrites", "EventLog", "Parking", "Ledger", "Exceptions", "MasterDataStore",
-    "Reservations", "Queries", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
+    "Reservations", "Queries", "Tokens", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
     "StockRow", "EntryLineRow",
 ]
 
@@ -195,6 +195,12 @@ class Reservations(Protocol):
     def release(self, order_id: str, sku: str | None = None) -> int: ...
 
 
+class Tokens(Protocol):
+    def add(self, token_hash: str, role: str, store_id: str | None, name: str, at: str) -> None: ...
+    def find(self, token_hash: str) -> tuple[str, str | None, str] | None: ...  # role, store, name
+    def revoke(self, name: str) -> int: ...
+
+
 class Queries(Protocol):
     def trial_balance(self, store_ids: list[str] | None, day_from: date | None,
                       day_to: date | None) -> list[TrialBalanceRow]: ...
@@ -233,6 +239,9 @@ class UnitOfWork(Protocol):
 
     @property
     def queries(self) -> Queries: ...
+
+    @property
+    def tokens(self) -> Tokens: ...
 
 
     def __enter__(self) -> UnitOfWork: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from posledger.app.clock import Clock
 from posledger.app.event_cache import EventCache
@@ -40,6 +40,7 @@ class PostingReport:
     parked: int = 0
     findings: int = 0
     batches: int = 0
+    accepted_at: list[str] = field(default_factory=list)  # of the events posted, for lag metrics
 
     def add(self, other: PostingReport) -> None:
         self.posted += other.posted
@@ -220,6 +221,7 @@ class PostingEngine:
                 stored.event_id, day, finding.detail, now))
         state.writes.statuses.append((stored.offset, "posted"))
         report.posted += 1
+        report.accepted_at.append(stored.accepted_at)
         report.findings += len(outcome.findings)
 
     def _park(self, uow: UnitOfWork, stored: StoredEvent, event: Event, parked: Parked,

@@ -289,6 +289,48 @@ def demo(
     run_demo(application, console, sales_per_register)
 
 
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., "--role", help="device, manager, finance or admin"),
+    store: str | None = typer.Option(None, "--store", help="The store of a device or manager token."),
+    name: str | None = typer.Option(None, "--name", help="A label, e.g. the register or the person."),
+) -> None:
+    """Create an API token and print it once."""
+    from posledger.app.access import create_token
+
+    application = _app()
+    try:
+        token = create_token(application.uow, role, store, name or f"{role}-{store or 'all'}",
+                             clock=application.clock)
+    except InvalidInput as error:
+        raise _fail(f"--{error.field.replace('_id', '')}: {error.detail}") from None
+    sys.stdout.write(token + "\n")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level"),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) with a posting worker inside."""
+    import uvicorn
+
+    from posledger.entrypoints.http import create_app
+
+    application = _app()
+    settings = application.settings
+    if not settings.admin_token:
+        errors.print("note: POSLEDGER_ADMIN_TOKEN is not set; create tokens with `posledger token create`")
+    api = create_app(application, admin_token=settings.admin_token, max_body_bytes=settings.max_body_bytes)
+    console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {settings.db_path}")
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
+
+
 @app.command("check")
 def check() -> None:
     """Check the contract's ledger invariants against the database."""

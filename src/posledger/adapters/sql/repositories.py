@@ -419,6 +419,23 @@ class SqlReservations:
                                "AND status = 'active'", (order_id, sku))
 
 
+class SqlTokens:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, token_hash: str, role: str, store_id: str | None, name: str, at: str) -> None:
+        self.db.execute("INSERT INTO api_tokens (token_hash, role, store_id, name, created_at, revoked) "
+                        "VALUES (?, ?, ?, ?, ?, 0)", (token_hash, role, store_id, name, at))
+
+    def find(self, token_hash: str) -> tuple[str, str | None, str] | None:
+        row = self.db.fetchone("SELECT role, store_id, name FROM api_tokens WHERE token_hash = ? "
+                               "AND revoked = 0", (token_hash,))
+        return (row[0], row[1], row[2]) if row else None
+
+    def revoke(self, name: str) -> int:
+        return self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE name = ? AND revoked = 0", (name,))
+
+
 class SqlQueries:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -14,6 +14,7 @@ from posledger.adapters.sql.repositories import (
     SqlParking,
     SqlQueries,
     SqlReservations,
+    SqlTokens,
 )
 
 
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
         self.master = SqlMasterData(db)
         self.reservations = SqlReservations(db)
         self.queries = SqlQueries(db)
+        self.tokens = SqlTokens(db)
 
     def __enter__(self) -> SqlUnitOfWork:
         self._begin()

@@ -202,6 +202,16 @@ CREATE TABLE IF NOT EXISTS reservations (
 );
 CREATE INDEX IF NOT EXISTS reservations_sku ON reservations (sku, location_id, status);
 
+-- API tokens: only the SHA-256 of a token is kept.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    store_id   TEXT,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+
 -- Master data, versioned: every change bumps the catalog version.
 CREATE TABLE IF NOT EXISTS master_data (
     kind       TEXT NOT NULL,

@@ -1,0 +1,448 @@
+"""``create_app``: the contract's HTTP API over the use cases.
+
+Every error is an RFC 9457 problem (``application/problem+json``) with a stable ``code`` and,
+where it applies, the ``field`` at fault. Reads run in the thread pool; the SQLite unit of work
+serialises them with the writers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from posledger.app.access import Forbidden, Principal, create_token
+from posledger.app.ingest import IngestResult, ingest
+from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.queries import (
+    event_status,
+    list_exceptions,
+    resolve_exception,
+    stock_report,
+    trial_balance,
+)
+from posledger.app.reservations import NotAvailable, release, reserve
+from posledger.bootstrap import App
+from posledger.domain.errors import InvalidInput
+from posledger.domain.fields import parse_day
+from posledger.entrypoints.http.auth import principal_of
+from posledger.entrypoints.http.metrics import Metrics
+from posledger.entrypoints.http.problems import PROBLEM_JSON, ProblemError, problem_body, problem_response
+from posledger.entrypoints.http.worker import PostingWorker
+
+MAX_BATCH = 1000
+Auth = Annotated[Principal, Depends(principal_of)]
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _send_too_large(send, self.limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ProblemError(413, "payload_too_large", "Body too large",
+                                       f"the body is over {self.limit} bytes", "(body)")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    body = json.dumps(problem_body(413, "payload_too_large", "Body too large",
+                                   f"the body is over {limit} bytes", "(body)")).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _day(value: str | None, name: str) -> date | None:
+    return parse_day(value, name) if value else None
+
+
+def create_app(application: App, *, admin_token: str | None = None, max_body_bytes: int = 8 * 2**20,
+               start_worker: bool = True) -> FastAPI:
+    metrics = Metrics(lambda: _count_open(application))
+    worker = PostingWorker(application.engine, metrics.posting_lag.observe)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if start_worker:
+                worker.stop()
+
+    api = FastAPI(title="posledger", version="1", lifespan=lifespan, description=(
+        "POS events in; stock ledger, general ledger and invoices out, exactly once. "
+        "Errors are RFC 9457 problem details with the field at fault."))
+    api.state.posledger = application
+    api.state.admin_token = admin_token
+    api.state.metrics = metrics
+    api.state.worker = worker
+    api.state.start_worker = start_worker
+    api.add_middleware(BodyLimit, limit=max_body_bytes)
+
+    @api.middleware("http")
+    async def _timing(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.request_latency.labels(getattr(route, "path", "unmatched"), request.method).observe(
+            time.perf_counter() - started)
+        return response
+
+    _install_error_handlers(api)
+    _events_routes(api, application, metrics, worker)
+    _master_routes(api, application)
+    _ledger_routes(api, application)
+    _ops_routes(api, application, metrics, worker)
+    return api
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(ProblemError)
+    async def _problem(_: Request, error: ProblemError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem_response(error, headers)
+
+    @api.exception_handler(InvalidInput)
+    async def _invalid(_: Request, error: InvalidInput) -> JSONResponse:
+        return problem_response(ProblemError(422, error.type, "Invalid input", error.detail, error.field))
+
+    @api.exception_handler(Forbidden)
+    async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
+        return problem_response(ProblemError(403, "forbidden", "Not allowed", str(error)))
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {"loc": ("(request)",), "msg": "invalid"}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
+        return problem_response(ProblemError(422, "invalid_request", "Invalid request",
+                                             str(first.get("msg", "invalid")), ".".join(location) or None))
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return problem_response(ProblemError(error.status_code, code, str(error.detail), str(error.detail)))
+
+
+def _result_json(result: IngestResult) -> dict[str, Any]:
+    body: dict[str, Any] = {"event_id": result.event_id, "status": result.status}
+    if result.problem is not None:
+        status = 409 if result.status == "conflict" else 422
+        body["problem"] = problem_body(status, result.problem.type, result.problem.title,
+                                       result.problem.detail, result.problem.field)
+    return body
+
+
+def _events_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker) -> None:
+    events_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}]}}}}}
+
+    @api.post("/v1/events", status_code=202, openapi_extra=events_body,
+              summary="Post one event or an array of up to 1000")
+    async def post_events(request: Request, principal: Auth) -> JSONResponse:
+        principal.require("device", "admin")
+        raw = await request.body()
+        try:
+            document = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ProblemError(400, "invalid_json", "Malformed JSON", f"the body is not JSON: {error}",
+                               "(body)") from None
+        single = not isinstance(document, list)
+        documents = [document] if single else document
+        if not documents:
+            raise ProblemError(422, "invalid_event", "Empty batch", "send at least one event", "(body)")
+        if len(documents) > MAX_BATCH:
+            raise ProblemError(413, "batch_too_large", "Too many events",
+                               f"{len(documents)} events; at most {MAX_BATCH} per request", "(body)")
+        for index, item in enumerate(documents):
+            store_id = item.get("store_id") if isinstance(item, dict) else None
+            if isinstance(store_id, str) and not principal.may_write_store(store_id):
+                raise Forbidden(f"a device token for store {principal.store_id} may not post events "
+                                f"for store {store_id} ({'event' if single else f'event [{index}]'})")
+        results = await run_in_threadpool(ingest, application.uow, documents, clock=application.clock,
+                                          source="api", cache=application.cache)
+        now = time.time()
+        for item, result in zip(documents, results, strict=True):
+            event_type = item.get("type") if isinstance(item, dict) and isinstance(item.get("type"), str) else "unknown"
+            metrics.events.labels(event_type if result.status != "rejected" else "invalid", result.status).inc()
+            if result.status == "accepted" and isinstance(item, dict) and isinstance(item.get("register_id"), str):
+                metrics.register_last_seen.labels(item["register_id"]).set(now)
+        if any(r.status == "accepted" for r in results):
+            worker.notify()
+        if single:
+            (result,) = results
+            if result.status == "conflict" and result.problem is not None:
+                raise ProblemError(409, "conflict", result.problem.title, result.problem.detail, "event_id",
+                                   event_id=result.event_id)
+            if result.status == "rejected" and result.problem is not None:
+                raise ProblemError(422, result.problem.type, result.problem.title, result.problem.detail,
+                                   result.problem.field, event_id=result.event_id)
+            return JSONResponse(_result_json(result), status_code=202)
+        counts = Counter(r.status for r in results)
+        return JSONResponse({"results": [_result_json(r) for r in results],
+                             "accepted": counts["accepted"], "duplicate": counts["duplicate"],
+                             "rejected": counts["rejected"], "conflict": counts["conflict"]}, status_code=202)
+
+    @api.get("/v1/events/{event_id}", summary="An event's status and what it posted")
+    def get_event(event_id: str, principal: Auth) -> dict[str, Any]:
+        with application.uow(read_only=True) as uow:
+            status = event_status(uow, event_id)
+        if status is None:
+            raise ProblemError(404, "not_found", "No such event", f"no event {event_id} was received", "event_id")
+        principal.require_read(status.get("store_id") or principal.store_id)
+        status["links"] = {
+            "self": f"/v1/events/{event_id}",
+            "journal_entries": f"/v1/ledger/entries?event_id={event_id}",
+            "invoices": [f"/v1/invoices/{number}" for number in status.get("documents", [])],
+            "stock_moves": status.get("stock_moves", []) and f"/v1/events/{event_id}#stock_moves",
+        }
+        return status
+
+
+_MASTER_ROUTES = (("stores", "/v1/stores/{key}"), ("registers", "/v1/registers/{key}"),
+                  ("locations", "/v1/locations/{key}"), ("items", "/v1/items/{key}"),
+                  ("promotions", "/v1/promotions/{key}"))
+
+
+def _master_routes(api: FastAPI, application: App) -> None:
+    def upsert(kind: str, key: str, document: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        principal.require("admin")
+        report = upsert_entry(application.uow, kind, document, clock=application.clock, key=key)
+        if report.released:
+            api.state.worker.notify()
+        return {"kind": kind, "key": key, "changed": bool(report.changed), "version": report.version,
+                "released": report.released}
+
+    for kind, path in _MASTER_ROUTES:
+        def handler(key: str, document: dict[str, Any], principal: Auth, kind: str = kind) -> dict[str, Any]:
+            return upsert(kind, key, document, principal)
+
+        api.put(path, summary=f"Create or replace one of {kind}")(handler)
+
+    @api.put("/v1/tax-rules/{region}/{code}", summary="Create or replace a tax rule")
+    def put_tax_rule(region: str, code: str, document: dict[str, Any], principal: Auth) -> dict[str, Any]:
+        return upsert("tax_rules", f"{region}/{code}", document, principal)
+
+    @api.post("/v1/master-data", summary="Bulk master data: every key optional")
+    def post_master_data(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
+        principal.require("admin")
+        report = load_master_data(application.uow, document, clock=application.clock)
+        if report.released:
+            api.state.worker.notify()
+        return {"version": report.version, "changed": report.changed, "unchanged": report.unchanged,
+                "released": report.released}
+
+    @api.get("/v1/catalog", summary="Items, tax rules and promotions changed since a version")
+    def get_catalog(principal: Auth, since: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        with application.uow(read_only=True) as uow:
+            return catalog_since(uow, since)
+
+    @api.post("/v1/tokens", status_code=201, summary="Create an API token (shown once)")
+    def post_token(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
+        principal.require("admin")
+        role = document.get("role")
+        store_id = document.get("store_id")
+        name = document.get("name") or f"{role}-{store_id or 'all'}"
+        if not isinstance(role, str):
+            raise ProblemError(422, "invalid_request", "Invalid token request", "role is required", "role")
+        token = create_token(application.uow, role, store_id if isinstance(store_id, str) else None,
+                             str(name), clock=application.clock)
+        return {"token": token, "role": role, "store_id": store_id, "name": name}
+
+
+def _ledger_routes(api: FastAPI, application: App) -> None:
+    @api.get("/v1/ledger/trial-balance", summary="Trial balance, per store or consolidated")
+    def get_trial_balance(principal: Auth, store_id: str | None = None,
+                          from_: Annotated[str | None, Query(alias="from")] = None,
+                          to: str | None = None) -> dict[str, Any]:
+        principal.require_read(store_id)
+        with application.uow(read_only=True) as uow:
+            return trial_balance(uow, store_id, _day(from_, "from"), _day(to, "to"))
+
+    @api.get("/v1/ledger/entries", summary="Journal lines with their event_id (cursor paginated)")
+    def get_entries(principal: Auth, account: str | None = None, store_id: str | None = None,
+                    business_day: str | None = None, event_id: str | None = None,
+                    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+        if store_id is None and principal.role in ("device", "manager"):
+            store_id = principal.store_id
+        principal.require_read(store_id)
+        after = _cursor(cursor)
+        with application.uow(read_only=True) as uow:
+            lines = uow.queries.entry_lines(account=account, store_id=store_id,
+                                            business_day=_day(business_day, "business_day"),
+                                            event_id=event_id, after=after, limit=limit)
+        rows = [{"entry_id": ln.entry_id, "line_no": ln.line_no, "event_id": ln.event_id,
+                 "account": ln.account, "debit": ln.debit, "credit": ln.credit, "store_id": ln.store_id,
+                 "business_day": ln.business_day, "register_id": ln.register_id, "memo": ln.memo}
+                for ln in lines]
+        next_cursor = f"{lines[-1].entry_id}.{lines[-1].line_no}" if len(lines) == limit else None
+        return {"lines": rows, "next_cursor": next_cursor}
+
+    @api.get("/v1/stock/{sku}", summary="On hand, reserved, ATP, unit cost and value")
+    def get_stock(sku: str, principal: Auth, location_id: str | None = None) -> dict[str, Any]:
+        with application.uow(read_only=True) as uow:
+            rows = uow.queries.stock(sku, location_id)
+            report = stock_report(uow, sku, location_id)["stock"]
+        if principal.role in ("device", "manager"):
+            allowed = {row.location_id for row in rows if row.store_id == principal.store_id}
+            if location_id is not None and rows and location_id not in allowed:
+                raise Forbidden(f"location {location_id} is not in store {principal.store_id}")
+            report = [row for row in report if row["location_id"] in allowed]
+        on_hand = sum(r["on_hand"] for r in report)
+        value = sum(r["value"] for r in report)
+        reserved = sum(r["reserved"] for r in report)
+        if location_id is not None and len(report) == 1:
+            return {**report[0]}
+        unit_cost = report[0]["unit_cost"] if len(report) == 1 else (
+            (2 * value + on_hand) // (2 * on_hand) if on_hand > 0 else 0)
+        return {"sku": sku, "location_id": location_id, "on_hand": on_hand, "reserved": reserved,
+                "atp": on_hand - reserved, "unit_cost": unit_cost, "value": value, "locations": report}
+
+    @api.post("/v1/reservations", status_code=201, summary="Reserve stock for an order if ATP allows")
+    def post_reservation(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
+        order_id, sku, location_id, qty = (document.get(k) for k in ("order_id", "sku", "location_id", "qty"))
+        for name, value in (("order_id", order_id), ("sku", sku), ("location_id", location_id)):
+            if not isinstance(value, str) or not value:
+                raise ProblemError(422, "invalid_request", "Invalid reservation", f"{name} is required", name)
+        if type(qty) is not int or qty <= 0:
+            raise ProblemError(422, "invalid_request", "Invalid reservation", "qty must be a positive integer", "qty")
+        assert isinstance(order_id, str) and isinstance(sku, str) and isinstance(location_id, str)
+        _require_location(application, principal, location_id)
+        try:
+            made = reserve(application.uow, order_id, sku, location_id, qty, clock=application.clock)
+        except NotAvailable as error:
+            raise ProblemError(409, "not_available", "Not enough stock available to promise", str(error),
+                               "qty", atp=error.atp) from None
+        return {"order_id": made.order_id, "sku": made.sku, "location_id": made.location_id, "qty": made.qty,
+                "atp": made.atp_after}
+
+    @api.delete("/v1/reservations/{order_id}", summary="Release an order's reservations")
+    def delete_reservation(order_id: str, principal: Auth, sku: str | None = None) -> dict[str, Any]:
+        principal.require("device", "manager", "finance", "admin")
+        return {"order_id": order_id, "released": release(application.uow, order_id, sku)}
+
+    @api.get("/v1/invoices/{number}", summary="An invoice or credit note")
+    def get_invoice(number: str, principal: Auth) -> dict[str, Any]:
+        with application.uow(read_only=True) as uow:
+            document = uow.queries.document(number)
+        if document is None:
+            raise ProblemError(404, "not_found", "No such document", f"no invoice or credit note {number}", "number")
+        principal.require_read(document.draft.store_id)
+        return {"number": document.number, "kind": document.draft.kind, "series": document.series,
+                "sequence": document.sequence, "event_id": document.event_id,
+                "store_id": document.draft.store_id, "business_day": document.draft.business_day.isoformat(),
+                "original_number": document.draft.original_number, "total": document.draft.total,
+                "tax": document.draft.tax, **document.draft.body}
+
+    @api.get("/v1/exceptions", summary="Sales-audit and integration exceptions")
+    def get_exceptions(principal: Auth, status: str | None = None, type: str | None = None,
+                       store_id: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+        if store_id is None and principal.role in ("device", "manager"):
+            store_id = principal.store_id
+        principal.require_read(store_id)
+        with application.uow(read_only=True) as uow:
+            return {"exceptions": list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit)}
+
+    @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason")
+    def post_resolve(exception_id: int, document: dict[str, Any], principal: Auth) -> dict[str, Any]:
+        principal.require("finance", "admin")
+        reason = document.get("reason")
+        if not isinstance(reason, str):
+            raise ProblemError(422, "invalid_request", "Invalid resolution", "reason is required", "reason")
+        try:
+            record = resolve_exception(application.uow, exception_id, by=principal.name, reason=reason,
+                                       retry=bool(document.get("retry")), clock=application.clock)
+        except LookupError:
+            raise ProblemError(404, "not_found", "No such exception", f"no exception {exception_id}",
+                               "exception_id") from None
+        api.state.worker.notify()
+        return record
+
+
+def _require_location(application: App, principal: Principal, location_id: str) -> None:
+    if principal.role in ("finance", "admin"):
+        return
+    principal.require("device", "manager")
+    from posledger.app.master_data import snapshot
+
+    with application.uow(read_only=True) as uow:
+        location = snapshot(uow, ("stores", "locations")).location(location_id)
+    if location is None or location.store_id != principal.store_id:
+        raise Forbidden(f"location {location_id} is not in store {principal.store_id}")
+
+
+def _cursor(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return (0, 0)
+    entry, _, line = cursor.partition(".")
+    if not entry.isdigit() or not line.isdigit():
+        raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
+                           "cursor")
+    return (int(entry), int(line))
+
+
+def _count_open(application: App) -> dict[str, int]:
+    with application.uow(read_only=True) as uow:
+        return dict(Counter(e.type for e in uow.exceptions.list(status="open", limit=1_000_000)))
+
+
+def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker) -> None:
+    @api.get("/metrics", include_in_schema=False)
+    def get_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/health", summary="Liveness and readiness")
+    def get_health() -> JSONResponse:
+        checks: dict[str, Any] = {"worker": worker.alive or not api.state.start_worker}
+        try:
+            with application.uow(read_only=True) as uow:
+                counts = uow.events.counts()
+                pending = counts.get("accepted", 0)
+            checks["database"] = True
+        except Exception as error:  # readiness reports it; liveness stays up
+            checks["database"] = False
+            checks["database_error"] = type(error).__name__
+            pending = None
+        checks["pending_events"] = pending
+        ready = bool(checks["database"]) and bool(checks["worker"])
+        return JSONResponse({"live": True, "ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @api.get("/", include_in_schema=False)
+    def get_root() -> PlainTextResponse:
+        return PlainTextResponse("posledger: see /docs for the API, /health, /metrics\n")
+
