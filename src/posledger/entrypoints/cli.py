@@ -331,6 +331,70 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
 
 
+@app.command("simulate")
+def simulate(
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The hub's base URL."),
+    token: str = typer.Option(..., "--token", envvar="POSLEDGER_TOKEN",
+                              help="An admin token (it also loads the fleet's master data)."),
+    stores: int = typer.Option(3, "--stores", min=1, max=1000),
+    registers: int = typer.Option(2, "--registers", min=1, max=100, help="Registers per store."),
+    rate: float = typer.Option(50.0, "--rate", min=0.1, help="Events per second, whole fleet."),
+    duration: float = typer.Option(30.0, "--duration", min=0.1, help="Seconds of selling."),
+    batch: int = typer.Option(100, "--batch", min=1, max=1000, help="Events per request (1 = single POSTs)."),
+    chaos: bool = typer.Option(False, "--chaos", help="Resends, reordering, dropped connections, an offline register."),
+    outbox_path: Path = typer.Option(Path("posledger-sim-outbox.db"), "--outbox", help="The fleet's on-disk outbox."),
+    setup: bool = typer.Option(True, "--setup/--no-setup", help="Load the fleet's master data and opening stock."),
+    drain_timeout: float = typer.Option(300.0, "--drain-timeout", help="Seconds to wait for the outbox to empty."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Simulate a fleet of POS registers against a running hub, with on-disk outboxes and
+    retries; print accepted per second and latency percentiles."""
+    import asyncio
+
+    from rich.live import Live
+
+    from posledger.simulator.fleet import Fleet, FleetConfig
+    from posledger.simulator.outbox import Outbox
+
+    outbox = Outbox(outbox_path)
+    fleet = Fleet(FleetConfig(url, token, stores, registers, rate, duration, batch, chaos, setup,
+                              drain_timeout=drain_timeout), outbox)
+
+    def table() -> Table:
+        summary = fleet.stats.summary()
+        view = Table(title=f"simulating {stores} stores x {registers} registers at {rate:g}/s"
+                           + (" with chaos" if chaos else ""))
+        for column in ("elapsed s", "sold", "accepted", "duplicate", "retries", "backlog", "accepted/s",
+                       "p50 ms", "p95 ms", "p99 ms"):
+            view.add_column(column, justify="right")
+        latency = summary["latency_ms"]
+        view.add_row(str(summary["seconds"]), str(summary["generated"]), str(summary["accepted"]),
+                     str(summary["duplicate"]), str(summary["retries"]), str(outbox.backlog()),
+                     str(summary["accepted_per_second"]), str(latency["p50"]), str(latency["p95"]),
+                     str(latency["p99"]))
+        return view
+
+    async def run() -> dict[str, Any]:
+        if as_json or not errors.is_terminal:
+            return await fleet.run()
+        with Live(table(), console=errors, refresh_per_second=4) as live:
+            task = asyncio.create_task(fleet.run())
+            while not task.done():
+                live.update(table())
+                await asyncio.sleep(0.25)
+            live.update(table())
+            return await task
+
+    summary = asyncio.run(run())
+    outbox.close()
+    if as_json:
+        _print_json(summary)
+    else:
+        console.print(summary)
+    if summary["backlog"] or summary["rejected"]:
+        raise typer.Exit(1)
+
+
 @app.command("check")
 def check() -> None:
     """Check the contract's ledger invariants against the database."""
