@@ -14,6 +14,7 @@ and then replays its backlog.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -286,10 +287,8 @@ class Fleet:
             batch = self.outbox.pending(register.register_id, config.batch)
             if not batch:
                 self._wake[register.register_id].clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake[register.register_id].wait(), 0.5)
-                except TimeoutError:
-                    pass
                 continue
             body: Any = batch
             if config.chaos:
@@ -322,7 +321,7 @@ class Fleet:
     def _record(self, batch: list[dict[str, Any]], response: httpx.Response) -> None:
         wanted = {event["event_id"] for event in batch}
         payload = response.json()
-        results = payload.get("results") if isinstance(payload, dict) and "results" in payload else [payload]
+        results: list[Any] = payload["results"] if isinstance(payload, dict) and "results" in payload else [payload]
         marks: dict[str, str] = {}
         if response.status_code == 202:
             for result in results:
