@@ -8,6 +8,7 @@ serialises them with the writers.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -39,10 +40,17 @@ from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
 from posledger.entrypoints.http.auth import principal_of
 from posledger.entrypoints.http.metrics import Metrics
-from posledger.entrypoints.http.problems import PROBLEM_JSON, ProblemError, problem_body, problem_response
+from posledger.entrypoints.http.problems import (
+    PROBLEM_JSON,
+    PROBLEM_RESPONSES,
+    ProblemError,
+    problem_body,
+    problem_response,
+)
 from posledger.entrypoints.http.worker import PostingWorker
 
 MAX_BATCH = 1000
+log = logging.getLogger("posledger.http")
 Auth = Annotated[Principal, Depends(principal_of)]
 
 
@@ -104,7 +112,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
             if start_worker:
                 worker.stop()
 
-    api = FastAPI(title="posledger", version="1", lifespan=lifespan, description=(
+    api = FastAPI(title="posledger", version="1", lifespan=lifespan, responses=PROBLEM_RESPONSES, description=(
         "POS events in; stock ledger, general ledger and invoices out, exactly once. "
         "Errors are RFC 9457 problem details with the field at fault."))
     api.state.posledger = application
@@ -155,7 +163,14 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return problem_response(ProblemError(error.status_code, code, str(error.detail), str(error.detail)))
+        return problem_response(ProblemError(error.status_code, code, str(error.detail), str(error.detail)),
+                                dict(error.headers or {}))
+
+    @api.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=error)
+        return problem_response(ProblemError(500, "internal_error", "Internal error",
+                                             "the request failed; nothing was half-written"))
 
 
 def _result_json(result: IngestResult) -> dict[str, Any]:

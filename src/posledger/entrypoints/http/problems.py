@@ -8,6 +8,30 @@ from fastapi.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI reference naming the problem type"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine-readable code, e.g. invalid_event"},
+        "field": {"type": "string", "description": "The field at fault, e.g. payload.lines[0].qty"},
+    },
+    "additionalProperties": True,
+}
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": _PROBLEM_CONTENT}
+    for status, description in (
+        (400, "Malformed request"), (401, "No or unknown token"), (403, "Role or store not allowed"),
+        (404, "Not found"), (405, "Method not allowed"), (409, "Conflict"), (413, "Body or batch too large"),
+        (422, "Invalid input; the problem names the field"), (500, "Internal error"),
+        (503, "Not ready"))
+}
+
 
 class ProblemError(Exception):
     def __init__(self, status: int, code: str, title: str, detail: str, field: str | None = None,
