@@ -235,3 +235,22 @@ def test_a_device_may_not_post_for_another_store(server: Server) -> None:
 def test_an_unknown_token_is_401_with_a_challenge(server: Server) -> None:
     response = httpx.get(f"{server.url}/v1/catalog", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_invoice_renders_as_json_pdf_and_ubl_xml(server: Server) -> None:
+    from xml.etree import ElementTree
+
+    with server.client("device") as device:
+        device.post("/v1/events", json=a_sale("S1-R1-doc"))
+    server.wait_posted("S1-R1-doc")
+    with server.client("finance") as finance:
+        pdf = finance.get("/v1/invoices/S1-INV-00000001", headers={"Accept": "application/pdf"})
+        xml = finance.get("/v1/invoices/S1-INV-00000001", headers={"Accept": "application/xml"})
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-1.4") and pdf.content.rstrip().endswith(b"%%EOF")
+    assert b"INVOICE S1-INV-00000001" in pdf.content and b"14.14" in pdf.content
+    root = ElementTree.fromstring(xml.content)
+    cbc = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
+    assert root.tag.endswith("Invoice") and root.find(f"{cbc}ID").text == "S1-INV-00000001"  # type: ignore[union-attr]
+    payable = root.find(f".//{cbc}PayableAmount")
+    assert payable is not None and (payable.text, payable.get("currencyID")) == ("14.14", "USD")

@@ -133,6 +133,10 @@ class SqlEventLog:
         rows = self.db.fetchall("SELECT status, COUNT(*) FROM events GROUP BY status")
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def oldest_pending(self) -> str | None:
+        row = self.db.fetchone("SELECT MIN(accepted_at) FROM events WHERE status = 'accepted'")
+        return row[0] if row else None
+
 
 class SqlParking:
     def __init__(self, db: Database) -> None:

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS events (
     status       TEXT NOT NULL DEFAULT 'accepted'
 );
 CREATE INDEX IF NOT EXISTS events_store ON events (store_id, "offset");
+CREATE INDEX IF NOT EXISTS events_status ON events (status, accepted_at);
 
 CREATE TABLE IF NOT EXISTS rejections (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,

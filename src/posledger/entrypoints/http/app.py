@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -24,6 +24,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from posledger.adapters.render.pdf import render_pdf
+from posledger.adapters.render.ubl import render_ubl
 from posledger.app.access import Forbidden, Principal, create_token
 from posledger.app.ingest import IngestResult, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
@@ -50,6 +52,7 @@ from posledger.entrypoints.http.problems import (
 from posledger.entrypoints.http.worker import PostingWorker
 
 MAX_BATCH = 1000
+READY_LAG_SECONDS = 60.0  # posting further behind than this: not ready
 log = logging.getLogger("posledger.http")
 Auth = Annotated[Principal, Depends(principal_of)]
 
@@ -370,18 +373,31 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         principal.require("device", "manager", "finance", "admin")
         return {"order_id": order_id, "released": release(application.uow, order_id, sku)}
 
-    @api.get("/v1/invoices/{number}", summary="An invoice or credit note")
-    def get_invoice(number: str, principal: Auth) -> dict[str, Any]:
+    invoice_responses: dict[int | str, dict[str, Any]] = {200: {"description": "The document", "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        "application/xml": {"schema": {"type": "string"}}}}}
+
+    @api.get("/v1/invoices/{number}", summary="An invoice or credit note: JSON, PDF or UBL XML by Accept",
+             responses=invoice_responses)
+    def get_invoice(number: str, principal: Auth, request: Request) -> Response:
         with application.uow(read_only=True) as uow:
             document = uow.queries.document(number)
         if document is None:
             raise ProblemError(404, "not_found", "No such document", f"no invoice or credit note {number}", "number")
         principal.require_read(document.draft.store_id)
-        return {"number": document.number, "kind": document.draft.kind, "series": document.series,
-                "sequence": document.sequence, "event_id": document.event_id,
-                "store_id": document.draft.store_id, "business_day": document.draft.business_day.isoformat(),
-                "original_number": document.draft.original_number, "total": document.draft.total,
-                "tax": document.draft.tax, **document.draft.body}
+        accept = request.headers.get("accept", "")
+        if "application/pdf" in accept:
+            return Response(render_pdf(document), media_type="application/pdf",
+                            headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
+        if "xml" in accept:
+            return Response(render_ubl(document), media_type="application/xml")
+        return JSONResponse({
+            "number": document.number, "kind": document.draft.kind, "series": document.series,
+            "sequence": document.sequence, "event_id": document.event_id, "store_id": document.draft.store_id,
+            "business_day": document.draft.business_day.isoformat(),
+            "original_number": document.draft.original_number, "total": document.draft.total,
+            "tax": document.draft.tax, **document.draft.body})
 
     @api.get("/v1/exceptions", summary="Sales-audit and integration exceptions")
     def get_exceptions(principal: Auth, status: str | None = None, type: str | None = None,
@@ -441,20 +457,28 @@ def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: Postin
     def get_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @api.get("/health", summary="Liveness and readiness")
+    @api.get("/health", summary="Liveness and readiness",
+             responses={200: {"description": "Ready"}, 503: {"description": "Alive but not ready"}})
     def get_health() -> JSONResponse:
+        """Live: the process answers. Ready: the database answers, the posting worker runs,
+        and the oldest accepted-but-unposted event is younger than the lag limit."""
         checks: dict[str, Any] = {"worker": worker.alive or not api.state.start_worker}
+        lag_seconds = 0.0
         try:
             with application.uow(read_only=True) as uow:
-                counts = uow.events.counts()
-                pending = counts.get("accepted", 0)
+                pending = uow.events.counts().get("accepted", 0)
+                oldest = uow.events.oldest_pending()
             checks["database"] = True
+            if oldest is not None:
+                lag_seconds = max(0.0, time.time() - datetime.fromisoformat(oldest).timestamp())
         except Exception as error:  # readiness reports it; liveness stays up
             checks["database"] = False
             checks["database_error"] = type(error).__name__
             pending = None
         checks["pending_events"] = pending
-        ready = bool(checks["database"]) and bool(checks["worker"])
+        checks["posting_lag_seconds"] = round(lag_seconds, 3)
+        checks["posting_lag_limit_seconds"] = READY_LAG_SECONDS
+        ready = bool(checks["database"]) and bool(checks["worker"]) and lag_seconds <= READY_LAG_SECONDS
         return JSONResponse({"live": True, "ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @api.get("/", include_in_schema=False)
