@@ -93,10 +93,15 @@ def test_json_reports_follow_the_contract(db_path: Path, master_file: Path, tmp_
 
 
 def test_the_demo_runs_and_its_books_hold(db_path: Path) -> None:
-    result = run(db_path, "demo", "--sales-per-register", "10")
+    from tests.e2e.conftest import free_port
+
+    result = run(db_path, "demo", "--sales-per-register", "10", "--simulate-seconds", "2", "--exit",
+                 "--port", str(free_port()))
     assert "ledger invariants" in result.stdout and "hold" in result.stdout
     assert "sequence_gap 1 (1 resolved by themselves)" in result.stdout
     assert "cash_variance 1" in result.stdout
+    assert "The hub is running at http://127.0.0.1:" in result.stdout and "admin token:" in result.stdout
+    assert "backlog 0" in result.stdout
 
 
 def test_help_explains_the_commands(db_path: Path) -> None:

@@ -280,13 +280,19 @@ def exceptions_resolve(
 @app.command("demo")
 def demo(
     sales_per_register: int = typer.Option(40, min=1, max=100_000, help="Sales per register."),
+    port: int = typer.Option(8000, "--port", help="Where the hub listens (another free port if taken)."),
+    simulate_seconds: float = typer.Option(15.0, "--simulate-seconds", min=0,
+                                           help="How long the simulated fleet sells after the scenario."),
+    exit_after: bool = typer.Option(False, "--exit", help="Stop the hub after the summary."),
 ) -> None:
-    """A simulated Black Friday in three stores and a warehouse, with every event type and the
-    awkward cases; then a per-store summary and the trial balance."""
+    """Start the hub, send a Black Friday of three stores and a warehouse over HTTP (every event
+    type and the awkward cases), let a simulated fleet sell, print a per-store summary and the
+    trial balance, and leave the hub running with its URL and an admin token."""
     from posledger.entrypoints.demo import run_demo
 
     application = _app()
-    run_demo(application, console, sales_per_register)
+    run_demo(application, console, sales_per_register, port=port, simulate_seconds=simulate_seconds,
+             keep_serving=not exit_after)
 
 
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)

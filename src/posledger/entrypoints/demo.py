@@ -2,74 +2,178 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import socket
+import threading
+import time
 from collections import Counter
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from posledger.app.ingest import ingest
-from posledger.app.master_data import load_master_data
 from posledger.app.queries import check_invariants, list_exceptions, trial_balance
-from posledger.app.reservations import reserve
 from posledger.bootstrap import App
 from posledger.demo import scenario as demo_scenario
 
 
-def _send(application: App, events: list[dict[str, Any]]) -> Counter[str]:
-    results = ingest(application.uow, events, clock=application.clock, source="demo",
-                     cache=application.cache)
-    application.engine.run()
-    return Counter(r.status for r in results)
+class DemoServer:
+    """``posledger serve`` inside the demo process, on a background thread."""
+
+    def __init__(self, application: App, port: int, admin_token: str) -> None:
+        import uvicorn
+
+        from posledger.entrypoints.http import create_app
+
+        self.port = port if _port_free(port) else _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        api = create_app(application, admin_token=admin_token, max_body_bytes=application.settings.max_body_bytes)
+        self._server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     access_log=False))
+        self._thread = threading.Thread(target=self._server.run, name="demo-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code in (200, 503):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("the demo server did not start")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
 
 
-def run_demo(application: App, console: Console, sales_per_register: int) -> None:
-    scenario = demo_scenario.build(sales_per_register)
-    console.print(f"[bold]posledger demo[/bold]: Black Friday {demo_scenario.DAY} in three stores "
-                  f"and a warehouse; database [cyan]{application.settings.db_path}[/cyan]")
-    with application.uow() as uow:
-        rerun = uow.events.get(scenario.events[0]["event_id"]) is not None
-    if rerun:
-        console.print("[yellow]This database already holds the demo's events: every event comes back "
-                      "'duplicate' and nothing is posted twice. Use --db with a new file for a fresh day.")
-    report = load_master_data(application.uow, scenario.master, clock=application.clock)
-    console.print(f"master data loaded (catalog version {report.version}); SKU-3001 is held back")
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(client: httpx.Client, path: str, body: Any) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _send(client: httpx.Client, events: list[dict[str, Any]]) -> Counter[str]:
+    """POST the events as a store would, in batches, and count the results."""
     statuses: Counter[str] = Counter()
-    morning = [e for e in scenario.events if e["type"].startswith("stock.") and "TR-BACK" not in e["event_id"]
-               and e["type"] != "stock.counted" and e["type"] != "stock.adjusted"]
-    statuses += _send(application, morning)
-    if not rerun:
-        reserve(application.uow, "WEB-5001", "SKU-2001", "S002", 2, clock=application.clock)
-        console.print("online order WEB-5001 reserves 2 x SKU-2001 at S002")
-    rest = [e for e in scenario.events if e not in morning]
-    with Progress(TextColumn("[bold]stores sending"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("send", total=len(rest))
-        for start in range(0, len(rest), 50):
-            statuses += _send(application, rest[start:start + 50])
-            progress.update(task, advance=len(rest[start:start + 50]))
+    for start in range(0, len(events), 100):
+        body = _post(client, "/v1/events", events[start:start + 100])
+        statuses.update(result["status"] for result in body["results"])
+    return statuses
 
-    with application.uow() as uow:
-        waiting = list_exceptions(uow, status="open", type="unknown_master_data")
-    console.print(f"{len(waiting)} event(s) wait for master data; loading SKU-3001 now")
-    released = load_master_data(application.uow, scenario.late_master, clock=application.clock)
-    posting = application.engine.run()
-    console.print(f"  {released.released} released, {posting.posted} posted")
-    statuses += _send(application, scenario.held_back)
-    console.print(f"late event {scenario.held_back[0]['event_id']} arrived: its sequence gap resolves")
 
-    with application.uow() as uow:
-        expected = {d.register_id: d.cash_expected for d in uow.queries.drawers()
-                    if d.session_status == "open"}
-    if expected:
-        statuses += _send(application, demo_scenario.closes(scenario, expected))
-    console.print("registers closed: " + ", ".join(sorted(expected)) if expected else "registers already closed")
-    console.print("events: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())))
-    for note in scenario.notes:
-        console.print(f"  • {note}")
+def _wait_posted(client: httpx.Client, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/health").json()["checks"]["pending_events"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def run_demo(application: App, console: Console, sales_per_register: int, *, port: int = 8000,
+             simulate_seconds: float = 15.0, keep_serving: bool = True) -> None:
+    scenario = demo_scenario.build(sales_per_register)
+    admin_token = application.settings.admin_token or secrets.token_urlsafe(18)
+    server = DemoServer(application, port, admin_token)
+    server.start()
+    console.print(f"[bold]posledger demo[/bold]: the hub runs at [cyan]{server.url}[/cyan] on "
+                  f"[cyan]{application.settings.db_path}[/cyan]; Black Friday {demo_scenario.DAY} in three "
+                  "stores and a warehouse, sent over HTTP as the stores would")
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"},
+                      timeout=60) as client:
+        rerun = client.get(f"/v1/events/{scenario.events[0]['event_id']}").status_code == 200
+        if rerun:
+            console.print("[yellow]This database already holds the demo's events: every event comes back "
+                          "'duplicate' and nothing is posted twice. Use --db with a new file for a fresh day.")
+        report = _post(client, "/v1/master-data", scenario.master)
+        console.print(f"master data loaded (catalog version {report['version']}); SKU-3001 is held back")
+        statuses: Counter[str] = Counter()
+        morning = [e for e in scenario.events if e["type"] in ("stock.received", "stock.transferred")
+                   and "TR-BACK" not in e["event_id"]]
+        statuses += _send(client, morning)
+        _wait_posted(client)
+        if not rerun:
+            _post(client, "/v1/reservations", {"order_id": "WEB-5001", "sku": "SKU-2001", "location_id": "S002",
+                                               "qty": 2})
+            console.print("online order WEB-5001 reserves 2 x SKU-2001 at S002 (POST /v1/reservations)")
+        rest = [e for e in scenario.events if e not in morning]
+        with Progress(TextColumn("[bold]stores sending"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("send", total=len(rest))
+            for start in range(0, len(rest), 50):
+                statuses += _send(client, rest[start:start + 50])
+                progress.update(task, advance=len(rest[start:start + 50]))
+        _wait_posted(client)
+        waiting = client.get("/v1/exceptions", params={"status": "open", "type": "unknown_master_data"}).json()
+        console.print(f"{len(waiting['exceptions'])} event(s) wait for master data; PUT /v1/items/SKU-3001 now")
+        item = scenario.late_master["items"][0]
+        released = client.put(f"/v1/items/{item['sku']}", json=item).json()
+        _wait_posted(client)
+        console.print(f"  {released['released']} released and posted by the hub's worker")
+        statuses += _send(client, scenario.held_back)
+        console.print(f"late event {scenario.held_back[0]['event_id']} arrived: its sequence gap resolves")
+        _wait_posted(client)
+        with application.uow(read_only=True) as uow:
+            expected = {d.register_id: d.cash_expected for d in uow.queries.drawers()
+                        if d.session_status == "open" and d.store_id.startswith("S0")}
+        if expected:
+            statuses += _send(client, demo_scenario.closes(scenario, expected))
+        console.print("registers closed: " + (", ".join(sorted(expected)) if expected else "already"))
+        console.print("events: " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())))
+        for note in scenario.notes:
+            console.print(f"  • {note}")
+        if simulate_seconds > 0:
+            _simulate(application, console, server.url, admin_token, simulate_seconds)
+        _wait_posted(client)
     _summary(application, console)
+    console.print(f"\nThe hub is running at [bold cyan]{server.url}[/bold cyan] (API docs: {server.url}/docs)\n"
+                  f"admin token: [bold]{admin_token}[/bold]\n"
+                  f"try: curl -H 'Authorization: Bearer {admin_token}' "
+                  f"'{server.url}/v1/ledger/trial-balance?store_id=S001'")
+    if not keep_serving:
+        server.stop()
+        return
+    console.print("Press Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+def _simulate(application: App, console: Console, url: str, token: str, seconds: float) -> None:
+    from pathlib import Path
+
+    from posledger.simulator.fleet import Fleet, FleetConfig
+    from posledger.simulator.outbox import Outbox
+
+    outbox = Outbox(Path(f"{application.settings.db_path}.sim-outbox"))
+    fleet = Fleet(FleetConfig(url, token, stores=3, registers=2, rate=40, duration=seconds, batch=20), outbox)
+    console.print(f"a simulated fleet (3 stores x 2 registers, 40 events/s, outboxes on disk) sells for "
+                  f"{seconds:g} s ...")
+    summary = asyncio.run(fleet.run())
+    outbox.close()
+    latency = summary["latency_ms"]
+    console.print(f"  {summary['accepted']} accepted, {summary['duplicate']} duplicate, backlog "
+                  f"{summary['backlog']}; {summary['accepted_per_second']}/s; accept latency p50 "
+                  f"{latency['p50']} ms, p99 {latency['p99']} ms")
 
 
 def _summary(application: App, console: Console) -> None:

@@ -183,6 +183,7 @@ class FleetConfig:
     setup: bool = True
     seed: int = 1
     drain_timeout: float = 300.0
+    opening_stock: int = 1000  # units of every SKU in every store before the day starts
 
 
 class Fleet:
@@ -227,7 +228,8 @@ class Fleet:
         receipts = [{"event_id": f"SIM-{self.outbox.fleet_name}-OPENING-STOCK-{store['store_id']}", "type": "stock.received",
                      "store_id": store["store_id"], "register_id": None, "occurred_at": _now(),
                      "payload": {"location_id": store["store_id"], "reference": "opening stock",
-                                 "lines": [{"sku": item["sku"], "qty": 100_000, "unit_cost": item["standard_cost"]}
+                                 "lines": [{"sku": item["sku"], "qty": self.config.opening_stock,
+                                            "unit_cost": item["standard_cost"]}
                                            for item in document["items"]]}} for store in document["stores"]]
         await self._post_until_accepted(client, "/v1/events", receipts)
 
