@@ -1,0 +1,121 @@
+"""Benchmarks of `posledger serve` driven by the POS simulator (issue 3). Prints figures; never
+passes or fails.
+
+    ./dev bench-http                       # all three scenarios
+    python bench/bench_http.py --only throughput --seconds 60
+
+1. throughput: batches of 100 at a high offered rate for --seconds; accepted/s (simulator) and
+   posted/s (hub), and whether posting kept up.
+2. latency: single-event POSTs at 200/s; accept latency p50/p95/p99.
+3. lag: 1,000 events/s in batches of 20; sale-to-posted lag p50/p99 from the hub's histogram.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from posledger.simulator.fleet import Fleet, FleetConfig  # noqa: E402
+from posledger.simulator.outbox import Outbox  # noqa: E402
+
+ADMIN = "bench-admin"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "POSLEDGER_DB": str(directory / "hub.db"), "POSLEDGER_ADMIN_TOKEN": ADMIN}
+    process = subprocess.Popen([sys.executable, "-m", "posledger.entrypoints.cli", "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def lag_quantiles(url: str) -> dict[str, float]:
+    """p50 and p99 of posledger_posting_lag_seconds, read off the histogram's buckets."""
+    text = httpx.get(f"{url}/metrics").text
+    buckets = [(float("inf") if b == "+Inf" else float(b), float(c)) for b, c in
+               re.findall(r'posledger_posting_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)', text)]
+    total = buckets[-1][1] if buckets else 0
+    result = {}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        bound = next((le for le, count in buckets if total and count >= q * total), float("nan"))
+        result[f"lag_{name}_seconds_at_most"] = bound
+    result["posted"] = total
+    return result
+
+
+def posted_count(url: str) -> float:
+    match = re.search(r"posledger_posting_lag_seconds_count ([0-9.e+]+)", httpx.get(f"{url}/metrics").text)
+    return float(match.group(1)) if match else 0.0
+
+
+def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, registers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        server, url = start_server(Path(directory))
+        try:
+            outbox = Outbox(Path(directory) / "outbox.db")
+            fleet = Fleet(FleetConfig(url, ADMIN, stores=stores, registers=registers, rate=rate, duration=seconds,
+                                      batch=batch, opening_stock=1_000_000, drain_timeout=600), outbox)
+            started = time.monotonic()
+            summary = asyncio.run(fleet.run())
+            sent_seconds = time.monotonic() - started
+            while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
+                time.sleep(0.2)
+            all_posted = time.monotonic() - started
+            figures = {"scenario": name, "offered_rate": rate, "batch": batch,
+                       "registers": stores * registers, **summary,
+                       "posted_per_second": round(posted_count(url) / all_posted, 1),
+                       "send_seconds": round(sent_seconds, 1), "all_posted_seconds": round(all_posted, 1),
+                       **lag_quantiles(url)}
+            outbox.close()
+            return figures
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["throughput", "latency", "lag"], action="append")
+    parser.add_argument("--seconds", type=float, default=60.0, help="sustained seconds for throughput")
+    parser.add_argument("--rate", type=float, default=5000.0, help="offered events/s for throughput")
+    args = parser.parse_args()
+    chosen = args.only or ["throughput", "latency", "lag"]
+    print(f"posledger HTTP benchmarks: {os.cpu_count()} cores, Python {sys.version.split()[0]}; the simulator "
+          "and the hub share this machine", flush=True)
+    if "throughput" in chosen:
+        print(json.dumps(scenario("throughput", args.seconds, args.rate, 100, 10, 5)), flush=True)
+    if "latency" in chosen:
+        print(json.dumps(scenario("latency", 30, 200, 1, 5, 4)), flush=True)
+    if "lag" in chosen:
+        print(json.dumps(scenario("lag", 30, 1000, 20, 10, 5)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
