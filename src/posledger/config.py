@@ -13,6 +13,7 @@ class Settings:
     database_url: str | None = None
     nats_url: str | None = None
     batch_size: int = 500
+    server_batch_size: int = 100  # smaller in the server: a posting batch holds the write lock
     admin_token: str | None = None
     max_body_bytes: int = 8 * 2**20
 
@@ -24,6 +25,7 @@ class Settings:
             database_url=env.get("POSLEDGER_DATABASE_URL") or None,
             nats_url=env.get("POSLEDGER_NATS_URL") or None,
             batch_size=int(env.get("POSLEDGER_BATCH_SIZE", "500")),
+            server_batch_size=int(env.get("POSLEDGER_SERVER_BATCH_SIZE", "100")),
             admin_token=env.get("POSLEDGER_ADMIN_TOKEN") or None,
             max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
         )

@@ -29,6 +29,7 @@ from posledger.adapters.render.ubl import render_ubl
 from posledger.app.access import Forbidden, Principal, create_token
 from posledger.app.ingest import IngestResult, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
     list_exceptions,
@@ -40,7 +41,7 @@ from posledger.app.reservations import NotAvailable, release, reserve
 from posledger.bootstrap import App
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
-from posledger.entrypoints.http.auth import principal_of
+from posledger.entrypoints.http.auth import TokenCache, principal_of
 from posledger.entrypoints.http.metrics import Metrics
 from posledger.entrypoints.http.problems import (
     PROBLEM_JSON,
@@ -103,7 +104,9 @@ def _day(value: str | None, name: str) -> date | None:
 def create_app(application: App, *, admin_token: str | None = None, max_body_bytes: int = 8 * 2**20,
                start_worker: bool = True) -> FastAPI:
     metrics = Metrics(lambda: _count_open(application))
-    worker = PostingWorker(application.engine, metrics.posting_lag.observe)
+    engine = PostingEngine(application.uow, application.clock, batch_size=application.settings.server_batch_size,
+                           cache=application.cache)
+    worker = PostingWorker(engine, metrics.posting_lag.observe)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +123,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
         "Errors are RFC 9457 problem details with the field at fault."))
     api.state.posledger = application
     api.state.admin_token = admin_token
+    api.state.token_cache = TokenCache()
     api.state.metrics = metrics
     api.state.worker = worker
     api.state.start_worker = start_worker
