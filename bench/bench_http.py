@@ -70,6 +70,18 @@ def lag_quantiles(url: str) -> dict[str, float]:
     return result
 
 
+def server_accept_latency(url: str) -> dict[str, float]:
+    """p50/p99 of POST /v1/events as the hub measured it (no client-side queueing), read off
+    posledger_request_seconds's buckets."""
+    text = httpx.get(f"{url}/metrics").text
+    pattern = r'posledger_request_seconds_bucket\{le="([^"]+)",method="POST",route="/v1/events"\} ([0-9.e+]+)'
+    buckets = [(float("inf") if b == "+Inf" else float(b), float(c)) for b, c in re.findall(pattern, text)]
+    total = buckets[-1][1] if buckets else 0
+    return {f"server_accept_{name}_ms_at_most": next((le * 1000 for le, count in buckets
+                                                       if total and count >= q * total), float("nan"))
+            for name, q in (("p50", 0.5), ("p99", 0.99))}
+
+
 def posted_count(url: str) -> float:
     match = re.search(r"posledger_posting_lag_seconds_count ([0-9.e+]+)", httpx.get(f"{url}/metrics").text)
     return float(match.group(1)) if match else 0.0
@@ -92,7 +104,7 @@ def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, re
                        "registers": stores * registers, **summary,
                        "posted_per_second": round(posted_count(url) / all_posted, 1),
                        "send_seconds": round(sent_seconds, 1), "all_posted_seconds": round(all_posted, 1),
-                       **lag_quantiles(url)}
+                       **lag_quantiles(url), **server_accept_latency(url)}
             outbox.close()
             return figures
         finally:

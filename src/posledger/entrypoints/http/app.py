@@ -17,7 +17,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -42,6 +41,7 @@ from posledger.bootstrap import App
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
 from posledger.entrypoints.http.auth import TokenCache, principal_of
+from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.metrics import Metrics
 from posledger.entrypoints.http.problems import (
     PROBLEM_JSON,
@@ -107,9 +107,12 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     engine = PostingEngine(application.uow, application.clock, batch_size=application.settings.server_batch_size,
                            cache=application.cache)
     worker = PostingWorker(engine, metrics.posting_lag.observe)
+    ingester = GroupCommitIngester(lambda documents: ingest(
+        application.uow, documents, clock=application.clock, source="api", cache=application.cache))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ingester.start()
         if start_worker:
             worker.start()
         try:
@@ -117,6 +120,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
         finally:
             if start_worker:
                 worker.stop()
+            ingester.stop()
 
     api = FastAPI(title="posledger", version="1", lifespan=lifespan, responses=PROBLEM_RESPONSES, description=(
         "POS events in; stock ledger, general ledger and invoices out, exactly once. "
@@ -139,7 +143,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
         return response
 
     _install_error_handlers(api)
-    _events_routes(api, application, metrics, worker)
+    _events_routes(api, ingester, metrics, worker)
     _master_routes(api, application)
     _ledger_routes(api, application)
     _ops_routes(api, application, metrics, worker)
@@ -189,7 +193,8 @@ def _result_json(result: IngestResult) -> dict[str, Any]:
     return body
 
 
-def _events_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker) -> None:
+def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics, worker: PostingWorker) -> None:
+    application: App = api.state.posledger
     events_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}]}}}}}
 
@@ -215,8 +220,7 @@ def _events_routes(api: FastAPI, application: App, metrics: Metrics, worker: Pos
             if isinstance(store_id, str) and not principal.may_write_store(store_id):
                 raise Forbidden(f"a device token for store {principal.store_id} may not post events "
                                 f"for store {store_id} ({'event' if single else f'event [{index}]'})")
-        results = await run_in_threadpool(ingest, application.uow, documents, clock=application.clock,
-                                          source="api", cache=application.cache)
+        results = await ingester.submit(documents)
         now = time.time()
         for item, result in zip(documents, results, strict=True):
             event_type = item.get("type") if isinstance(item, dict) and isinstance(item.get("type"), str) else "unknown"
