@@ -130,9 +130,10 @@ def run_demo(application: App, console: Console, sales_per_register: int, *, por
         statuses += _send(client, scenario.held_back)
         console.print(f"late event {scenario.held_back[0]['event_id']} arrived: its sequence gap resolves")
         _wait_posted(client)
+        scenario_registers = {register["register_id"] for register in scenario.master["registers"]}
         with application.uow(read_only=True) as uow:
             expected = {d.register_id: d.cash_expected for d in uow.queries.drawers()
-                        if d.session_status == "open" and d.store_id.startswith("S0")}
+                        if d.session_status == "open" and d.register_id in scenario_registers}
         if expected:
             statuses += _send(client, demo_scenario.closes(scenario, expected))
         console.print("registers closed: " + (", ".join(sorted(expected)) if expected else "already"))

@@ -27,7 +27,7 @@ from posledger.adapters.render.pdf import render_pdf
 from posledger.adapters.render.ubl import render_ubl
 from posledger.app.access import Forbidden, Principal, create_token
 from posledger.app.ingest import IngestResult, ingest
-from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.master_data import catalog_since, load_master_data, snapshot, upsert_entry
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
@@ -254,7 +254,6 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
             "self": f"/v1/events/{event_id}",
             "journal_entries": f"/v1/ledger/entries?event_id={event_id}",
             "invoices": [f"/v1/invoices/{number}" for number in status.get("documents", [])],
-            "stock_moves": status.get("stock_moves", []) and f"/v1/events/{event_id}#stock_moves",
         }
         return status
 
@@ -437,8 +436,6 @@ def _require_location(application: App, principal: Principal, location_id: str) 
     if principal.role in ("finance", "admin"):
         return
     principal.require("device", "manager")
-    from posledger.app.master_data import snapshot
-
     with application.uow(read_only=True) as uow:
         location = snapshot(uow, ("stores", "locations")).location(location_id)
     if location is None or location.store_id != principal.store_id:
