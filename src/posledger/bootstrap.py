@@ -29,10 +29,13 @@ class App:
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
+    uow: UnitOfWorkFactory
     if settings.database_url:
-        raise SystemExit("POSLEDGER_DATABASE_URL is set, but the PostgreSQL backend is not built yet "
-                         "(issue 4); unset it to use the embedded SQLite default")
-    uow = SqliteUnitOfWork(settings.db_path)
+        from posledger.adapters.postgres import PostgresUnitOfWork
+
+        uow = PostgresUnitOfWork(settings.database_url)
+    else:
+        uow = SqliteUnitOfWork(settings.db_path)
     cache = EventCache()
     engine = PostingEngine(uow, clock, batch_size=settings.batch_size, cache=cache)
     return App(settings, uow, clock, engine, cache)

@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class Server:
     db: Path
     process: subprocess.Popen[bytes]
     tokens: dict[str, str]
+    database_url: str | None = None
 
     def client(self, role: str | None = "admin") -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
@@ -46,9 +49,13 @@ class Server:
                 time.sleep(0.05)
 
 
-def start_server(db: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(db: Path, port: int | None = None, database_url: str | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
     env = {**os.environ, "POSLEDGER_DB": str(db), "POSLEDGER_ADMIN_TOKEN": ADMIN}
+    env.pop("POSLEDGER_DATABASE_URL", None)
+    if database_url:
+        env["POSLEDGER_DATABASE_URL"] = database_url
     log = db.with_suffix(".log")
     with log.open("ab") as sink:
         process = subprocess.Popen(
@@ -68,10 +75,42 @@ def start_server(db: Path, port: int | None = None) -> tuple[subprocess.Popen[by
     raise RuntimeError("server did not become ready")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    from tests.contract.conftest import POSTGRES_URL, postgres_or_skip
+
+    postgres_or_skip()
+    name = f"posledger_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def backend_url(name: str) -> Iterator[str | None]:
+    if name == "sqlite":
+        yield None
+    else:
+        with fresh_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    with backend_url(request.param) as database_url:
+        yield from _serve(tmp_path, database_url)
+
+
+def _serve(tmp_path: Path, database_url: str | None) -> Iterator[Server]:
     db = tmp_path / "server.db"
-    process, url = start_server(db)
+    process, url = start_server(db, database_url=database_url)
     tokens = {"admin": ADMIN}
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}) as admin:
         assert admin.post("/v1/master-data", json=MASTER).status_code == 200
@@ -82,7 +121,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         tokens["device_s2"] = admin.post("/v1/tokens", json={"role": "device", "store_id": "S2"}).json()["token"]
         tokens["manager_s2"] = admin.post("/v1/tokens", json={"role": "manager", "store_id": "S2"}).json()["token"]
     tokens[None] = ""  # type: ignore[index]
-    yield Server(url, db, process, tokens)
+    yield Server(url, db, process, tokens, database_url)
     process.terminate()
     try:
         process.wait(10)

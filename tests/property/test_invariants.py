@@ -8,14 +8,19 @@ nothing is posted twice; invoice series are gapless. Resending the whole stream 
 from __future__ import annotations
 
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.app.queries import trial_balance
+from tests.contract.conftest import POSTGRES_URL, postgres_or_skip
 from tests.support.builders import MASTER
 from tests.support.harness import make_hub
 
@@ -148,36 +153,59 @@ def events(draw: st.DrawFn) -> list[dict[str, Any]]:
     return stream
 
 
+@contextmanager
+def fresh_backend(name: str) -> Iterator[Any]:
+    if name == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            uow: Any = SqliteUnitOfWork(Path(directory) / "p.db")
+            try:
+                yield uow
+            finally:
+                uow.close()
+        return
+    import psycopg
+
+    from posledger.adapters.postgres import PostgresUnitOfWork
+
+    schema = f"p_{uuid.uuid4().hex[:12]}"
+    uow = PostgresUnitOfWork(POSTGRES_URL, schema=schema)
+    try:
+        yield uow
+    finally:
+        uow.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 @settings(max_examples=40)
 @given(stream=events(), chunk=st.integers(1, 12), batch=st.integers(1, 50), late_master=st.booleans())
-def test_random_streams_keep_the_ledger_invariants(stream: list[dict[str, Any]], chunk: int, batch: int,
-                                                   late_master: bool) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        uow = SqliteUnitOfWork(Path(directory) / "p.db")
-        try:
-            hub = make_hub(uow, batch_size=batch)
-            hub.load(MASTER)
-            for start in range(0, len(stream), chunk):
-                results = hub.send(*stream[start:start + chunk])
-                assert all(r.status in ("accepted", "duplicate") for r in results), results
-                hub.post()
-                report = hub.invariants()
-                assert report.ok, report
-                _drawers_match_account_1000(hub)
-            if late_master:
-                hub.load({"items": [{"sku": "UNKNOWN", "name": "late", "tax_code": "STD", "price": 1}]})
-                hub.post()
-                assert hub.invariants().ok
-            with uow() as unit:
-                counts = unit.events.counts()
-                before = trial_balance(unit)
-            assert counts.get("accepted", 0) == 0  # every accepted event was posted or parked
-            hub.send(*stream)
-            assert hub.post().posted == 0
-            with uow() as unit:
-                assert trial_balance(unit) == before
-        finally:
-            uow.close()
+def test_random_streams_keep_the_ledger_invariants(backend_name: str, stream: list[dict[str, Any]], chunk: int,
+                                                   batch: int, late_master: bool) -> None:
+    if backend_name == "postgres":
+        postgres_or_skip()
+    with fresh_backend(backend_name) as uow:
+        hub = make_hub(uow, batch_size=batch)
+        hub.load(MASTER)
+        for start in range(0, len(stream), chunk):
+            results = hub.send(*stream[start:start + chunk])
+            assert all(r.status in ("accepted", "duplicate") for r in results), results
+            hub.post()
+            report = hub.invariants()
+            assert report.ok, report
+            _drawers_match_account_1000(hub)
+        if late_master:
+            hub.load({"items": [{"sku": "UNKNOWN", "name": "late", "tax_code": "STD", "price": 1}]})
+            hub.post()
+            assert hub.invariants().ok
+        with uow() as unit:
+            counts = unit.events.counts()
+            before = trial_balance(unit)
+        assert counts.get("accepted", 0) == 0  # every accepted event was posted or parked
+        hub.send(*stream)
+        assert hub.post().posted == 0
+        with uow() as unit:
+            assert trial_balance(unit) == before
 
 
 def _drawers_match_account_1000(hub: Any) -> None:

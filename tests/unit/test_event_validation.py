@@ -50,6 +50,7 @@ def test_a_good_sale_parses_into_typed_values() -> None:
     (["occurred_at"], "yesterday", "occurred_at"),
     (["business_day"], "2026-13-01", "business_day"),
     (["payload", "currency"], "usd", "payload.currency"),
+    (["payload", "receipt_no"], "R\x001", "payload.receipt_no"),
     (["payload", "currency"], "XYZ", "payload.currency"),
     (["payload", "lines", 0, "qty"], 0, "payload.lines[0].qty"),
     (["payload", "lines", 0, "qty"], -1, "payload.lines[0].qty"),

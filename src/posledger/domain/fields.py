@@ -61,6 +61,8 @@ def text(source: Mapping[str, Any], key: str, path: str, *, required: bool = Tru
         raise InvalidInput(join(path, key), f"must be a string, got {type_name(value)}")
     if required and not value.strip():
         raise InvalidInput(join(path, key), "must not be empty")
+    if "\x00" in value:
+        raise InvalidInput(join(path, key), "must not contain NUL characters")
     if len(value) > max_length:
         raise InvalidInput(join(path, key), f"must be at most {max_length} characters")
     return value

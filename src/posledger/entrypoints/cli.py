@@ -401,6 +401,22 @@ def simulate(
         raise typer.Exit(1)
 
 
+db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema of the configured database (SQLite file, or PostgreSQL at
+    $POSLEDGER_DATABASE_URL). Safe to run at every deploy: it only adds what is missing."""
+    application = _app()
+    settings = application.settings
+    where = settings.database_url or settings.db_path
+    with application.uow(read_only=True) as uow:
+        version = uow.master.version()
+    console.print(f"schema up to date on {where} (catalog version {version})")
+
+
 @app.command("check")
 def check() -> None:
     """Check the contract's ledger invariants against the database."""

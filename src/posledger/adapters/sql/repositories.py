@@ -52,8 +52,7 @@ class SqlEventLog:
     def append_many(self, events: list[NewEvent]) -> list[int]:
         if not events:
             return []
-        first = self.db.next_ids("events", '"offset"', len(events))
-        offsets = list(range(first, first + len(events)))
+        offsets = self.db.next_ids("events", '"offset"', len(events))
         self.db.executemany(
             'INSERT INTO events ("offset", event_id, type, store_id, register_id, seq, occurred_at, body,'
             " body_hash, accepted_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

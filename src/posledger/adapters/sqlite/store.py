@@ -39,11 +39,11 @@ class SqliteDatabase:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.connection.executemany(sql, rows)
 
-    def next_ids(self, table: str, column: str, count: int) -> int:
+    def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """Safe without a sequence: every write transaction holds SQLite's write lock
         (BEGIN IMMEDIATE), so nobody else can take the same ids."""
         row = self.connection.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").fetchone()
-        return int(row[0]) + 1
+        return list(range(int(row[0]) + 1, int(row[0]) + 1 + count))
 
 
 def _connect(path: str) -> sqlite3.Connection:

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -53,6 +54,7 @@ from posledger.entrypoints.http.problems import (
 from posledger.entrypoints.http.worker import PostingWorker
 
 MAX_BATCH = 1000
+MAX_ID = 2**62  # integers the databases can hold (64-bit signed)
 READY_LAG_SECONDS = 60.0  # posting further behind than this: not ready
 log = logging.getLogger("posledger.http")
 Auth = Annotated[Principal, Depends(principal_of)]
@@ -136,6 +138,11 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     @api.middleware("http")
     async def _timing(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
+        raw_path = request.scope.get("raw_path") or b""
+        if b"%00" in raw_path or "%00" in request.url.query or "\x00" in request.url.path:
+            # No text field anywhere (and no PostgreSQL text) may hold a NUL character.
+            return problem_response(ProblemError(422, "invalid_request", "Invalid request",
+                                                 "the path or query contains a NUL character", "(query)"))
         response: Response = await call_next(request)
         route = request.scope.get("route")
         metrics.request_latency.labels(getattr(route, "path", "unmatched"), request.method).observe(
@@ -292,7 +299,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
                 "released": report.released}
 
     @api.get("/v1/catalog", summary="Items, tax rules and promotions changed since a version")
-    def get_catalog(principal: Auth, since: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    def get_catalog(principal: Auth, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
         with application.uow(read_only=True) as uow:
             return catalog_since(uow, since)
 
@@ -417,7 +424,8 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
             return {"exceptions": list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit)}
 
     @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason")
-    def post_resolve(exception_id: int, document: dict[str, Any], principal: Auth) -> dict[str, Any]:
+    def post_resolve(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], document: dict[str, Any],
+                     principal: Auth) -> dict[str, Any]:
         principal.require("finance", "admin")
         reason = document.get("reason")
         if not isinstance(reason, str):
@@ -446,7 +454,7 @@ def _cursor(cursor: str | None) -> tuple[int, int]:
     if not cursor:
         return (0, 0)
     entry, _, line = cursor.partition(".")
-    if not entry.isdigit() or not line.isdigit():
+    if not entry.isdigit() or not line.isdigit() or int(entry) > MAX_ID or int(line) > MAX_ID:
         raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
                            "cursor")
     return (int(entry), int(line))
