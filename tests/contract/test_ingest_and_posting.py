@@ -215,3 +215,34 @@ def test_a_void_sent_just_before_its_sale_in_the_same_batch_posts_in_that_run(hu
     with hub.uow() as uow:
         assert event_status(uow, "E-void-first")["status"] == "posted"  # type: ignore[index]
         assert all(row["balance"] == 0 for row in trial_balance(uow, "S1")["accounts"])
+
+
+def test_a_stock_position_changed_by_another_writer_is_a_write_conflict(hub: Hub) -> None:
+    from posledger.app.ports import PostingWrites, WriteConflict
+    from posledger.domain.costing import StockPosition
+
+    hub.send_and_post(receive("A", 10, 600))
+    stale = PostingWrites()
+    stale.positions[("A", "S1")] = ("S1", StockPosition(11, 6600, 6600, 11))
+    stale.positions_as_read[("A", "S1")] = StockPosition(9, 5400, 5400, 9)  # not what is stored
+    with hub.uow() as uow, pytest.raises(WriteConflict):
+        uow.ledger.write(stale)
+    created_twice = PostingWrites()
+    created_twice.positions[("A", "S1")] = ("S1", StockPosition(1, 600, 600, 1))
+    created_twice.positions_as_read[("A", "S1")] = None  # "no row yet", but there is one
+    with hub.uow() as uow, pytest.raises(WriteConflict):
+        uow.ledger.write(created_twice)
+    with hub.uow() as uow:
+        assert uow.ledger.load_stock("A", "S1") == StockPosition(10, 6000, 6000, 10)
+
+
+def test_partitioned_posting_posts_each_partition_in_log_order(hub: Hub) -> None:
+    from posledger.app.partitions import partition_of
+
+    events = [a_sale(register="S1-R1", seq=1, receipt_no="P-1"), a_sale(register="S2-R1", seq=1, receipt_no="P-2")]
+    hub.send(*events)
+    partitions = {partition_of("S1"), partition_of("S2")}
+    for partition in sorted(partitions):
+        assert hub.engine.run_batch(partition).posted >= 1
+    assert hub.engine.run_batch(partition_of("S1")).batches == 0
+    assert hub.invariants().ok

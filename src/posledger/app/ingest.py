@@ -16,6 +16,7 @@ from typing import Any
 
 from posledger.app.clock import Clock
 from posledger.app.event_cache import EventCache
+from posledger.app.partitions import DEFAULT_PARTITIONS, partition_of
 from posledger.app.ports import (
     ExceptionRecord,
     NewEvent,
@@ -61,7 +62,8 @@ def _safe_event_id(document: Any) -> str | None:
 
 
 def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock,
-           source: str = "api", cache: EventCache | None = None) -> list[IngestResult]:
+           source: str = "api", cache: EventCache | None = None,
+           partitions: int = DEFAULT_PARTITIONS) -> list[IngestResult]:
     """Validate and append ``documents`` (decoded JSON) in one transaction; a result each.
 
     Validation happens before the transaction; inside it, one query finds the event_ids already
@@ -100,7 +102,7 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
                 results[index] = IngestResult(event_id, "duplicate", prior[1])
             else:
                 repeated.append((index, event_id))
-        offsets = uow.events.append_many([_new_event(event, body, body_hash, now, source)
+        offsets = uow.events.append_many([_new_event(event, body, body_hash, now, source, partitions)
                                           for _, event, body, body_hash in fresh])
         sequences = SequenceTracker(uow, now)
         accepted_at: dict[str, int] = {}
@@ -138,10 +140,11 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
     return event, body, hashlib.sha256(body.encode()).hexdigest()
 
 
-def _new_event(event: Event, body: str, body_hash: str, now: str, source: str) -> NewEvent:
+def _new_event(event: Event, body: str, body_hash: str, now: str, source: str, partitions: int) -> NewEvent:
     envelope = event.envelope
     return NewEvent(envelope.event_id, envelope.type, envelope.store_id, envelope.register_id, envelope.seq,
-                    envelope.occurred_at.isoformat(), body, body_hash, now, source)
+                    envelope.occurred_at.isoformat(), body, body_hash, now, source,
+                    partition_of(envelope.store_id, partitions))
 
 
 class SequenceTracker:

@@ -13,11 +13,16 @@ from posledger.domain.journal import JournalEntry
 from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, StockMove
 
 __all__ = [
-    "NewEvent", "StoredEvent", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
+    "NewEvent", "StoredEvent", "WriteConflict", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
     "PostingWrites", "EventLog", "Parking", "Ledger", "Exceptions", "MasterDataStore",
     "Reservations", "Queries", "Tokens", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
     "StockRow", "EntryLineRow",
 ]
+
+
+class WriteConflict(Exception):
+    """Another writer changed what this transaction read (optimistic concurrency); roll back
+    and compute again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,7 @@ class NewEvent:
     body_hash: str  # sha256 of body
     accepted_at: str
     source: str
+    partition: int = 0  # which posting partition owns the event's store (crc32(store_id) % N)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,9 @@ class PostingWrites:
     entries: list[tuple[str, int, JournalEntry]] = field(default_factory=list)  # event_id, entry_no
     moves: list[tuple[str, StockMove]] = field(default_factory=list)
     positions: dict[tuple[str, str], tuple[str, StockPosition]] = field(default_factory=dict)
+    # Each position as the batch read it (None: no row). The write checks nobody changed it
+    # meanwhile; otherwise it raises WriteConflict and the batch is computed again.
+    positions_as_read: dict[tuple[str, str], StockPosition | None] = field(default_factory=dict)
     documents: list[IssuedDocument] = field(default_factory=list)
     series: dict[str, int] = field(default_factory=dict)
     sales: dict[tuple[str, str], SaleRecord] = field(default_factory=dict)
@@ -141,6 +150,7 @@ class EventLog(Protocol):
     def find_many(self, event_ids: list[str]) -> dict[str, tuple[str, int]]: ...  # id: (hash, offset)
     def append_many(self, events: list[NewEvent]) -> list[int]: ...
     def after(self, offset: int, limit: int) -> list[StoredEvent]: ...
+    def pending_in_partition(self, partition: int, limit: int) -> list[StoredEvent]: ...
     def by_offsets(self, offsets: list[int]) -> list[StoredEvent]: ...
     def reject(self, rejection: Rejection) -> None: ...
     def last_rejection(self, event_id: str) -> Rejection | None: ...
@@ -159,7 +169,7 @@ class EventLog(Protocol):
 class Parking(Protocol):
     def park(self, offset: int, store_id: str, wait_key: str | None, exception_id: int) -> None: ...
     def unpark(self, offset: int) -> int | None: ...
-    def ready(self, limit: int) -> list[int]: ...
+    def ready(self, limit: int, partition: int | None = None) -> list[int]: ...
     def release(self, wait_key: str) -> int: ...
     def waiting_keys(self, prefix: str) -> set[str]: ...
 

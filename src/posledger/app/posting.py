@@ -23,6 +23,7 @@ from posledger.app.ports import (
     StoredEvent,
     UnitOfWork,
     UnitOfWorkFactory,
+    WriteConflict,
 )
 from posledger.domain.costing import StockPosition
 from posledger.domain.events import Event, parse_event
@@ -60,6 +61,7 @@ class BatchState:
         self._master = master
         self.writes = PostingWrites()
         self._stock: dict[tuple[str, str], StockPosition] = {}
+        self._stock_as_read: dict[tuple[str, str], StockPosition | None] = {}  # None: no row yet
         self._sales: dict[tuple[str, str], SaleRecord | None] = {}
         self._drawers: dict[str, Drawer] = {}
         self._series: dict[str, int] = {}
@@ -73,8 +75,9 @@ class BatchState:
         key = (sku, location_id)
         position = self._stock.get(key)
         if position is None:
-            position = self._uow.ledger.load_stock(sku, location_id) or StockPosition()
-            self._stock[key] = position
+            found = self._uow.ledger.load_stock(sku, location_id)
+            self._stock_as_read[key] = found
+            position = self._stock[key] = found or StockPosition()
         return position
 
     def prefetch(self, keys: list[tuple[str, str]]) -> None:
@@ -84,6 +87,7 @@ class BatchState:
             return
         found = self._uow.ledger.load_stocks(missing)
         for key in missing:
+            self._stock_as_read[key] = found.get(key)
             self._stock[key] = found.get(key) or StockPosition()
 
     def sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
@@ -117,6 +121,7 @@ class BatchState:
         for key, (store_id, position) in posted.positions.items():
             self._stock[key] = position
             writes.positions[key] = (store_id, position)
+            writes.positions_as_read[key] = self._stock_as_read.get(key)
         invoice_number = None
         for draft in posted.documents:
             series = f"{draft.store_id}-{'INV' if draft.kind == 'invoice' else 'CN'}"
@@ -169,13 +174,30 @@ class PostingEngine:
             if report.batches == 0:
                 return total
 
-    def run_batch(self) -> PostingReport:
+    def run_batch(self, partition: int | None = None, attempts: int = 5) -> PostingReport:
+        """Post one batch, retrying it from scratch if another worker changed a stock position
+        it read (a transfer into another partition's store) or posted the same event."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._run_batch(partition)
+            except WriteConflict:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run_batch(self, partition: int | None = None) -> PostingReport:
+        """Post one batch. Without ``partition``: the single-consumer mode, events after the
+        consumer position. With it: the accepted events of that partition, in log order (the
+        caller owns the partition; see ``posledger worker``)."""
         report = PostingReport()
         with self._uow_factory() as uow:
-            position = uow.events.position(CONSUMER)
-            ready = uow.parking.ready(self._batch_size)
+            ready = uow.parking.ready(self._batch_size, partition)
             events = uow.events.by_offsets(ready) if ready else []
-            fresh = uow.events.after(position, self._batch_size - len(events))
+            if partition is None:
+                position = uow.events.position(CONSUMER)
+                fresh = uow.events.after(position, self._batch_size - len(events))
+            else:
+                fresh = uow.events.pending_in_partition(partition, self._batch_size - len(events))
             events.extend(fresh)
             if not events:
                 return report
@@ -187,7 +209,7 @@ class PostingEngine:
             for stored, event in parsed:
                 self._post_one(uow, state, stored, event, now, report)
             uow.ledger.write(state.writes)
-            if fresh:
+            if fresh and partition is None:
                 uow.events.set_position(CONSUMER, fresh[-1].offset)
             uow.commit()
         report.batches = 1

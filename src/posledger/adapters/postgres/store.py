@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 import psycopg
+import psycopg.errors
 
 from posledger.adapters.sql.database import Row
 from posledger.adapters.sql.unit_of_work import SqlUnitOfWork
@@ -48,12 +49,16 @@ class PostgresDatabase:
             cursor.execute(_pg(sql), tuple(params))
             return cursor.rowcount
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         rows = [tuple(row) for row in rows]
         if not rows:
-            return
+            return 0
         with self.connection.cursor() as cursor:
             cursor.executemany(_pg(sql), rows)
+            return cursor.rowcount
+
+    def conflict_errors(self) -> tuple[type[BaseException], ...]:
+        return (psycopg.errors.UniqueViolation,)
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         sequence = _SEQUENCES[(table, column)]

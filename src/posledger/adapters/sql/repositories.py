@@ -19,6 +19,7 @@ from posledger.app.ports import (
     StockRow,
     StoredEvent,
     TrialBalanceRow,
+    WriteConflict,
 )
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalLine
@@ -55,9 +56,9 @@ class SqlEventLog:
         offsets = self.db.next_ids("events", '"offset"', len(events))
         self.db.executemany(
             'INSERT INTO events ("offset", event_id, type, store_id, register_id, seq, occurred_at, body,'
-            " body_hash, accepted_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " body_hash, accepted_at, source, partition_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(offset, e.event_id, e.type, e.store_id, e.register_id, e.seq, e.occurred_at, e.body,
-              e.body_hash, e.accepted_at, e.source) for offset, e in zip(offsets, events, strict=True)])
+              e.body_hash, e.accepted_at, e.source, e.partition) for offset, e in zip(offsets, events, strict=True)])
         return offsets
 
     def after(self, offset: int, limit: int) -> list[StoredEvent]:
@@ -65,6 +66,13 @@ class SqlEventLog:
             return []
         rows = self.db.fetchall(f'SELECT {_EVENT_COLUMNS} FROM events WHERE "offset" > ? '
                                 'ORDER BY "offset" LIMIT ?', (offset, limit))
+        return [_event(r) for r in rows]
+
+    def pending_in_partition(self, partition: int, limit: int) -> list[StoredEvent]:
+        """Accepted, not yet posted events of one partition, in acceptance order. Reading the
+        log itself (not the order messages arrive in) is what keeps each store's order."""
+        rows = self.db.fetchall(f"SELECT {_EVENT_COLUMNS} FROM events WHERE partition_no = ? AND "
+                                "status = 'accepted' ORDER BY \"offset\" LIMIT ?", (partition, limit))
         return [_event(r) for r in rows]
 
     def by_offsets(self, offsets: list[int]) -> list[StoredEvent]:
@@ -142,18 +150,23 @@ class SqlParking:
         self.db = db
 
     def park(self, offset: int, store_id: str, wait_key: str | None, exception_id: int) -> None:
-        self.db.execute('INSERT INTO parked_events ("offset", store_id, wait_key, exception_id, ready) '
-                        'VALUES (?, ?, ?, ?, 0) ON CONFLICT ("offset") DO UPDATE SET '
+        self.db.execute('INSERT INTO parked_events ("offset", store_id, partition_no, wait_key, exception_id, ready) '
+                        'SELECT ?, ?, partition_no, ?, ?, 0 FROM events WHERE "offset" = ? '
+                        'ON CONFLICT ("offset") DO UPDATE SET '
                         "wait_key = excluded.wait_key, exception_id = excluded.exception_id, ready = 0",
-                        (offset, store_id, wait_key, exception_id))
+                        (offset, store_id, wait_key, exception_id, offset))
 
     def unpark(self, offset: int) -> int | None:
         row = self.db.fetchone('DELETE FROM parked_events WHERE "offset" = ? RETURNING exception_id', (offset,))
         return int(row[0]) if row else None
 
-    def ready(self, limit: int) -> list[int]:
-        rows = self.db.fetchall('SELECT "offset" FROM parked_events WHERE ready = 1 '
-                                'ORDER BY "offset" LIMIT ?', (limit,))
+    def ready(self, limit: int, partition: int | None = None) -> list[int]:
+        if partition is None:
+            rows = self.db.fetchall('SELECT "offset" FROM parked_events WHERE ready = 1 '
+                                    'ORDER BY "offset" LIMIT ?', (limit,))
+        else:
+            rows = self.db.fetchall('SELECT "offset" FROM parked_events WHERE ready = 1 AND partition_no = ? '
+                                    'ORDER BY "offset" LIMIT ?', (partition, limit))
         return [int(r[0]) for r in rows]
 
     def release(self, wait_key: str) -> int:
@@ -239,6 +252,33 @@ class SqlLedger:
         return int(row[0]) if row else 0
 
     def write(self, writes: PostingWrites) -> None:
+        try:
+            self._write(writes)
+        except self.db.conflict_errors() as error:  # another worker got there first
+            raise WriteConflict(str(error)) from error
+
+    def _write_positions(self, writes: PostingWrites) -> None:
+        """Optimistic concurrency: a position is inserted only if nobody created it, and updated
+        only if it still holds what this batch read. Otherwise WriteConflict: compute again."""
+        created, changed = [], []
+        for (sku, location), (store, p) in writes.positions.items():
+            before = writes.positions_as_read.get((sku, location))
+            if before is None:
+                created.append((sku, location, store, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty))
+            else:
+                changed.append((p.on_hand, p.value, p.last_cost_value, p.last_cost_qty, sku, location,
+                                before.on_hand, before.value, before.last_cost_value, before.last_cost_qty))
+        self.db.executemany(
+            "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value,"
+            " last_cost_qty) VALUES (?, ?, ?, ?, ?, ?, ?)", created)
+        updated = self.db.executemany(
+            "UPDATE stock_positions SET on_hand = ?, value = ?, last_cost_value = ?, last_cost_qty = ? "
+            "WHERE sku = ? AND location_id = ? AND on_hand = ? AND value = ? AND last_cost_value = ? "
+            "AND last_cost_qty = ?", changed)
+        if changed and updated != len(changed):
+            raise WriteConflict(f"{len(changed) - updated} stock position(s) changed under this batch")
+
+    def _write(self, writes: PostingWrites) -> None:
         db = self.db
         entries: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
@@ -260,13 +300,7 @@ class SqlLedger:
         db.executemany(
             f"INSERT INTO stock_moves (event_id, move_no, {_MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             moves)
-        db.executemany(
-            "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value,"
-            " last_cost_qty) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sku, location_id) DO UPDATE SET "
-            "on_hand = excluded.on_hand, value = excluded.value, "
-            "last_cost_value = excluded.last_cost_value, last_cost_qty = excluded.last_cost_qty",
-            [(sku, location, store, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty)
-             for (sku, location), (store, p) in writes.positions.items()])
+        self._write_positions(writes)
         db.executemany(
             "INSERT INTO documents (number, series, sequence, kind, store_id, event_id, business_day,"
             " original_number, total, tax, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

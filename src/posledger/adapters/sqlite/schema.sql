@@ -15,10 +15,12 @@ CREATE TABLE IF NOT EXISTS events (
     body_hash    TEXT NOT NULL,
     accepted_at  TEXT NOT NULL,
     source       TEXT NOT NULL,
-    status       TEXT NOT NULL DEFAULT 'accepted'
+    status       TEXT NOT NULL DEFAULT 'accepted',
+    partition_no INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_store ON events (store_id, "offset");
 CREATE INDEX IF NOT EXISTS events_status ON events (status, accepted_at);
+CREATE INDEX IF NOT EXISTS events_partition_pending ON events (partition_no, status, "offset");
 
 CREATE TABLE IF NOT EXISTS rejections (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS sequence_gaps (
 CREATE TABLE IF NOT EXISTS parked_events (
     "offset"     INTEGER PRIMARY KEY,
     store_id     TEXT NOT NULL,
+    partition_no INTEGER NOT NULL DEFAULT 0,
     wait_key     TEXT,
     exception_id INTEGER NOT NULL,
     ready        INTEGER NOT NULL DEFAULT 0

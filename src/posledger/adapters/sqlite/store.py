@@ -36,8 +36,11 @@ class SqliteDatabase:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.connection.execute(sql, params).rowcount
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.connection.executemany(sql, rows)
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        return self.connection.executemany(sql, rows).rowcount
+
+    def conflict_errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.IntegrityError,)
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """Safe without a sequence: every write transaction holds SQLite's write lock
