@@ -15,6 +15,8 @@ class Settings:
     batch_size: int = 500
     server_batch_size: int = 100  # smaller in the server: a posting batch holds the write lock
     admin_token: str | None = None
+    partitions: int = 16  # fixed for the life of a deployment (stored on every event)
+    external_workers: bool = False  # `serve` leaves posting to `posledger worker` processes
     max_body_bytes: int = 8 * 2**20
 
     @classmethod
@@ -27,5 +29,7 @@ class Settings:
             batch_size=int(env.get("POSLEDGER_BATCH_SIZE", "500")),
             server_batch_size=int(env.get("POSLEDGER_SERVER_BATCH_SIZE", "100")),
             admin_token=env.get("POSLEDGER_ADMIN_TOKEN") or None,
+            partitions=int(env.get("POSLEDGER_PARTITIONS", "16")),
+            external_workers=env.get("POSLEDGER_EXTERNAL_WORKERS", "").lower() in ("1", "true", "yes"),
             max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
         )

@@ -43,7 +43,7 @@ class ImportReport:
 
 
 def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: Iterable[str], *,
-                 clock: Clock, chunk_size: int = 1000, cache: EventCache | None = None,
+                 clock: Clock, chunk_size: int = 1000, cache: EventCache | None = None, partitions: int = 16,
                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """``progress(lines_done, bytes_done)`` is called after each chunk."""
     report = ImportReport()
@@ -52,7 +52,7 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 
     def flush() -> None:
         if chunk:
-            _ingest_chunk(uow_factory, chunk, clock, report, cache)
+            _ingest_chunk(uow_factory, chunk, clock, report, cache, partitions)
             chunk.clear()
         report.posting.add(engine.run())
         if progress is not None:
@@ -75,9 +75,9 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 
 
 def _ingest_chunk(uow_factory: UnitOfWorkFactory, chunk: list[tuple[int, Any]], clock: Clock,
-                  report: ImportReport, cache: EventCache | None) -> None:
+                  report: ImportReport, cache: EventCache | None, partitions: int) -> None:
     results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import",
-                     cache=cache)
+                     cache=cache, partitions=partitions)
     for (line_no, _), result in zip(chunk, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1

@@ -139,6 +139,7 @@ def import_file(
         with file.open("r", encoding="utf-8") as handle:
             report = import_lines(application.uow, application.engine, handle, clock=application.clock,
                                   chunk_size=chunk_size, cache=application.cache,
+                                  partitions=application.settings.partitions,
                                   progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
     for problem in report.problems[:200]:
         field = f" {problem.field}:" if problem.field else ""
@@ -332,8 +333,12 @@ def serve(
     settings = application.settings
     if not settings.admin_token:
         errors.print("note: POSLEDGER_ADMIN_TOKEN is not set; create tokens with `posledger token create`")
-    api = create_app(application, admin_token=settings.admin_token, max_body_bytes=settings.max_body_bytes)
-    console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {settings.db_path}")
+    api = create_app(application, admin_token=settings.admin_token, max_body_bytes=settings.max_body_bytes,
+                     start_worker=not settings.external_workers)
+    if settings.external_workers:
+        console.print("posting is left to `posledger worker` processes (POSLEDGER_EXTERNAL_WORKERS)")
+    database = settings.database_url.split("@")[-1] if settings.database_url else settings.db_path
+    console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {database}")
     uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
 
 
@@ -399,6 +404,22 @@ def simulate(
         console.print(summary)
     if summary["backlog"] or summary["rejected"]:
         raise typer.Exit(1)
+
+
+@app.command("worker")
+def worker(
+    poll: float = typer.Option(0.2, "--poll", min=0.01, help="Seconds to wait when nothing is pending."),
+) -> None:
+    """A posting worker for the PostgreSQL backend: owns a fair share of the store partitions
+    (PostgreSQL advisory locks), posts their events in log order, and takes over a dead
+    worker's partitions within seconds. Run as many as you like."""
+    from posledger.entrypoints.worker import run_worker
+
+    application = _app()
+    if not application.settings.database_url:
+        raise _fail("`posledger worker` needs POSLEDGER_DATABASE_URL (PostgreSQL); with SQLite, "
+                    "`posledger serve` posts by itself")
+    run_worker(application, poll_seconds=poll, out=errors)
 
 
 db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)

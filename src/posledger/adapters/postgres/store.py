@@ -88,29 +88,39 @@ class PostgresUnitOfWork:
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
-        options = f"-c search_path={schema}" if schema else ""
-        self._connection: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True, options=options)
+        self._options = f"-c search_path={schema}" if schema else ""
+        connection: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True, options=self._options)
         if schema:
-            self._connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        _migrate(self._connection)
-        self._connection.autocommit = False
-        self._db = PostgresDatabase(self._connection)
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        _migrate(connection)
+        connection.autocommit = False
+        self._connection = connection
+        self._db = PostgresDatabase(connection)
         self._lock = threading.RLock()
 
-    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        connection = self._connection
+    def _reconnect_if_broken(self) -> None:
+        """A terminated backend or a restarted server breaks the connection: open a new one.
+        The transaction that was running is gone (rolled back by the server), so nothing is lost."""
+        if not (self._connection.broken or self._connection.closed):
+            return
+        self._connection = psycopg.connect(self.url, autocommit=False, options=self._options)
+        self._db.connection = self._connection
 
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         def begin() -> None:
             self._lock.acquire()
-            if connection.broken or connection.closed:
+            try:
+                self._reconnect_if_broken()
+            except BaseException:
                 self._lock.release()
-                raise psycopg.OperationalError("the database connection is broken")
+                raise
 
         def commit() -> None:
-            connection.commit()
+            self._connection.commit()
 
         def rollback() -> None:
-            connection.rollback()
+            if not self._connection.broken:
+                self._connection.rollback()
 
         return SqlUnitOfWork(self._db, begin, commit, rollback, self._lock.release)
 

@@ -110,7 +110,9 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
                            cache=application.cache)
     worker = PostingWorker(engine, metrics.posting_lag.observe)
     ingester = GroupCommitIngester(lambda documents: ingest(
-        application.uow, documents, clock=application.clock, source="api", cache=application.cache))
+        application.uow, documents, clock=application.clock, source="api",
+        cache=None if application.settings.external_workers else application.cache,
+        partitions=application.settings.partitions))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
