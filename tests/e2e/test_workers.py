@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.e2e.conftest import ADMIN, fresh_postgres_database, free_port
+from tests.e2e.conftest import ADMIN, free_port, fresh_postgres_database
 
 CLI = [sys.executable, "-m", "posledger.entrypoints.cli"]
 
