@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -22,6 +24,8 @@ REBALANCE_SECONDS = 2.0
 
 def run_worker(application: App, *, poll_seconds: float, out: Console,
                stop: threading.Event | None = None) -> None:
+    """Post the leased partitions until stopped (SIGTERM/SIGINT). With NATS configured, the
+    partitions' durable consumers wake the worker at once; the log is swept every second anyway."""
     settings = application.settings
     assert settings.database_url is not None
     stop = stop or threading.Event()
@@ -34,11 +38,18 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
         signal.signal(signal.SIGINT, _stop)
     leases = PartitionLeases(settings.database_url, settings.partitions)
     engine = PostingEngine(application.uow, application.clock, batch_size=settings.server_batch_size)
+    out.print(f"posledger worker: {settings.partitions} partitions on {settings.database_url.split('@')[-1]}"
+              + (f", woken by NATS at {settings.nats_url}" if settings.nats_url else ""))
+    if settings.nats_url:
+        try:
+            asyncio.run(_run_with_nats(settings.nats_url, leases, engine, poll_seconds, out, stop))
+        finally:
+            leases.close()
+        return
     owned: set[int] = set()
     rebalanced_at = 0.0
     posted_total = 0
     reported_at = time.monotonic()
-    out.print(f"posledger worker: {settings.partitions} partitions on {settings.database_url.split('@')[-1]}")
     try:
         while not stop.is_set():
             if time.monotonic() - rebalanced_at > REBALANCE_SECONDS:
@@ -64,3 +75,57 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
                 stop.wait(poll_seconds)
     finally:
         leases.close()
+
+
+def _drain(engine: PostingEngine, partition: int) -> int:
+    """Post everything pending in ``partition``; returns how many events it handled."""
+    handled = 0
+    while True:
+        try:
+            report = engine.run_batch(partition)
+        except (psycopg.OperationalError, WriteConflict) as error:
+            log.warning("partition %s: %s; retrying", partition, error)
+            time.sleep(0.2)
+            continue
+        handled += report.posted + report.parked
+        if report.batches == 0:
+            return handled
+
+
+async def _run_with_nats(nats_url: str, leases: PartitionLeases, engine: PostingEngine, poll_seconds: float,
+                         out: Console, stop: threading.Event) -> None:
+    from posledger.adapters.nats import PartitionConsumers
+
+    consumers = PartitionConsumers(nats_url)
+    owned: set[int] = set()
+    rebalanced_at = swept_at = reported_at = 0.0
+    posted_total = 0
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            if now - rebalanced_at > REBALANCE_SECONDS:
+                now_owned = await asyncio.to_thread(leases.rebalance)
+                for lost in owned - now_owned:
+                    consumers.release(lost)
+                if now_owned != owned:
+                    out.print(f"owning partitions {sorted(now_owned)}")
+                owned, rebalanced_at = now_owned, now
+            if not owned:
+                await asyncio.sleep(poll_seconds)
+                continue
+            partitions = sorted(owned)
+            fetched = await asyncio.gather(*(consumers.fetch(p, poll_seconds) for p in partitions))
+            sweep = time.monotonic() - swept_at > 1.0
+            for partition, messages in zip(partitions, fetched, strict=True):
+                if messages or sweep:
+                    posted_total += await asyncio.to_thread(_drain, engine, partition)
+                for message in messages:  # acknowledged once what they announce is posted
+                    with contextlib.suppress(Exception):
+                        await message.ack()
+            if sweep:
+                swept_at = time.monotonic()
+            if time.monotonic() - reported_at > 10:
+                out.print(f"posted {posted_total} event(s) so far")
+                reported_at = time.monotonic()
+    finally:
+        await consumers.close()

@@ -75,6 +75,14 @@ class SqlEventLog:
                                 "status = 'accepted' ORDER BY \"offset\" LIMIT ?", (partition, limit))
         return [_event(r) for r in rows]
 
+    def unpublished(self, limit: int) -> list[tuple[str, int, int]]:
+        rows = self.db.fetchall('SELECT event_id, "offset", partition_no FROM events WHERE published = 0 '
+                                'ORDER BY "offset" LIMIT ?', (limit,))
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
+    def mark_published(self, offsets: list[int]) -> None:
+        self.db.executemany('UPDATE events SET published = 1 WHERE "offset" = ?', [(o,) for o in offsets])
+
     def by_offsets(self, offsets: list[int]) -> list[StoredEvent]:
         result: list[StoredEvent] = []
         for start in range(0, len(offsets), 500):

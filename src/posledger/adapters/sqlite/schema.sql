@@ -16,11 +16,13 @@ CREATE TABLE IF NOT EXISTS events (
     accepted_at  TEXT NOT NULL,
     source       TEXT NOT NULL,
     status       TEXT NOT NULL DEFAULT 'accepted',
-    partition_no INTEGER NOT NULL DEFAULT 0
+    partition_no INTEGER NOT NULL DEFAULT 0,
+    published    INTEGER NOT NULL DEFAULT 0  -- handed to the transport (NATS), when there is one
 );
 CREATE INDEX IF NOT EXISTS events_store ON events (store_id, "offset");
 CREATE INDEX IF NOT EXISTS events_status ON events (status, accepted_at);
 CREATE INDEX IF NOT EXISTS events_partition_pending ON events (partition_no, status, "offset");
+CREATE INDEX IF NOT EXISTS events_unpublished ON events ("offset") WHERE published = 0;
 
 CREATE TABLE IF NOT EXISTS rejections (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,

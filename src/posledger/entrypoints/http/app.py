@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from posledger.adapters.render.pdf import render_pdf
@@ -114,9 +115,17 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
         cache=None if application.settings.external_workers else application.cache,
         partitions=application.settings.partitions))
 
+    relay = None
+    if application.settings.nats_url:
+        from posledger.adapters.nats import NatsRelay
+
+        relay = NatsRelay(application.uow, application.settings.nats_url)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ingester.start()
+        if relay is not None:
+            relay.start()
         if start_worker:
             worker.start()
         try:
@@ -124,6 +133,8 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
         finally:
             if start_worker:
                 worker.stop()
+            if relay is not None:
+                relay.stop()
             ingester.stop()
 
     api = FastAPI(title="posledger", version="1", lifespan=lifespan, responses=PROBLEM_RESPONSES, description=(
@@ -135,6 +146,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     api.state.metrics = metrics
     api.state.worker = worker
     api.state.start_worker = start_worker
+    api.state.relay = relay
     api.add_middleware(BodyLimit, limit=max_body_bytes)
 
     @api.middleware("http")
@@ -211,7 +223,10 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
               summary="Post one event or an array of up to 1000")
     async def post_events(request: Request, principal: Auth) -> JSONResponse:
         principal.require("device", "admin")
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the register gave up mid-request; it will resend
+            return JSONResponse({"detail": "client disconnected"}, status_code=499)
         try:
             document = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -238,6 +253,8 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
                 metrics.register_last_seen.labels(item["register_id"]).set(now)
         if any(r.status == "accepted" for r in results):
             worker.notify()
+            if api.state.relay is not None:
+                api.state.relay.notify()
         if single:
             (result,) = results
             if result.status == "conflict" and result.problem is not None:
