@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,20 +40,22 @@ class Server:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
-    def wait_posted(self, event_id: str, timeout: float = 10) -> dict[str, object]:
+    def wait_posted(self, event_id: str, timeout: float = 10,
+                    until: tuple[str, ...] = ("posted", "exception")) -> dict[str, object]:
+        """The event's status once it is one of ``until`` (or whatever it is at the timeout)."""
         deadline = time.monotonic() + timeout
         with self.client() as client:
             while True:
                 body = client.get(f"/v1/events/{event_id}").json()
-                if body.get("status") in ("posted", "exception") or time.monotonic() > deadline:
+                if body.get("status") in until or time.monotonic() > deadline:
                     return dict(body)
                 time.sleep(0.05)
 
 
-def start_server(db: Path, port: int | None = None, database_url: str | None = None
-                 ) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(db: Path, port: int | None = None, database_url: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
-    env = {**os.environ, "POSLEDGER_DB": str(db), "POSLEDGER_ADMIN_TOKEN": ADMIN}
+    env = {**os.environ, "POSLEDGER_DB": str(db), "POSLEDGER_ADMIN_TOKEN": ADMIN, **(extra_env or {})}
     env.pop("POSLEDGER_DATABASE_URL", None)
     if database_url:
         env["POSLEDGER_DATABASE_URL"] = database_url
@@ -102,15 +105,65 @@ def backend_url(name: str) -> Iterator[str | None]:
             yield url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+def nats_or_skip() -> None:
+    if not Path(NATS_SERVER).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError("nats-server is required under CI")
+        pytest.skip("nats-server is not installed")
+
+
+def start_nats(port: int, store: Path, log: Path) -> subprocess.Popen[bytes]:
+    """A private `nats-server -js` on ``port`` with its own store; never the machine's shared one."""
+    with log.open("ab") as sink:
+        process = subprocess.Popen([NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
+                                   stdout=sink, stderr=sink)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nats-server did not start")
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "postgres+nats"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     with backend_url(request.param) as database_url:
-        yield from _serve(tmp_path, database_url)
+        if request.param != "postgres+nats":
+            yield from _serve(tmp_path, database_url)
+            return
+        nats_or_skip()
+        nats_port = free_port()
+        nats_process = start_nats(nats_port, tmp_path / "jetstream", tmp_path / "nats.log")
+        extra = {"POSLEDGER_NATS_URL": f"nats://127.0.0.1:{nats_port}", "POSLEDGER_EXTERNAL_WORKERS": "1"}
+        env = {**os.environ, "POSLEDGER_DATABASE_URL": str(database_url), **extra}
+        with (tmp_path / "worker.log").open("ab") as sink:
+            worker = subprocess.Popen([sys.executable, "-m", "posledger.entrypoints.cli", "worker", "--poll", "0.1"],
+                                      env=env, stdout=sink, stderr=sink)
+        try:
+            yield from _serve(tmp_path, database_url, extra)
+        finally:
+            stop_processes([worker, nats_process])
 
 
-def _serve(tmp_path: Path, database_url: str | None) -> Iterator[Server]:
+def _serve(tmp_path: Path, database_url: str | None, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     db = tmp_path / "server.db"
-    process, url = start_server(db, database_url=database_url)
+    process, url = start_server(db, database_url=database_url, extra_env=extra_env)
     tokens = {"admin": ADMIN}
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}) as admin:
         assert admin.post("/v1/master-data", json=MASTER).status_code == 200

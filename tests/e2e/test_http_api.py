@@ -113,7 +113,7 @@ def test_an_unknown_store_is_kept_and_posts_when_master_data_arrives(server: Ser
         admin.put("/v1/stores/S9", json={"store_id": "S9", "timezone": "UTC", "currency": "USD",
                                          "tax_region": "NY"}).raise_for_status()
         admin.put("/v1/registers/S9-R1", json={"register_id": "S9-R1", "store_id": "S9"}).raise_for_status()
-    assert server.wait_posted("S9-open")["status"] == "posted"
+    assert server.wait_posted("S9-open", until=("posted",))["status"] == "posted"
 
 
 def test_master_data_and_catalog(server: Server) -> None:

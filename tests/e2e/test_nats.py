@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,35 +20,16 @@ import httpx
 import psycopg
 import pytest
 
-from tests.e2e.conftest import ADMIN, free_port, fresh_postgres_database
+from tests.e2e.conftest import (
+    ADMIN,
+    free_port,
+    fresh_postgres_database,
+    nats_or_skip,
+    start_nats,
+    stop_processes,
+)
 
 CLI = [sys.executable, "-m", "posledger.entrypoints.cli"]
-NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-
-
-def _nats_or_skip() -> None:
-    if not Path(NATS_SERVER).exists():
-        if os.environ.get("CI"):
-            raise RuntimeError("nats-server is required under CI")
-        pytest.skip("nats-server is not installed")
-
-
-def _start_nats(port: int, store: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as sink:
-        process = subprocess.Popen([NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
-                                   stdout=sink, stderr=sink)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            import socket
-
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nats-server did not start")
-
-
 async def _stream_messages(url: str) -> int:
     import nats
 
@@ -63,10 +43,10 @@ async def _stream_messages(url: str) -> int:
 
 @pytest.mark.slow
 def test_events_flow_through_jetstream_and_survive_a_nats_restart(tmp_path: Path) -> None:
-    _nats_or_skip()
+    nats_or_skip()
     nats_port = free_port()
     nats_url = f"nats://127.0.0.1:{nats_port}"
-    nats_process = _start_nats(nats_port, tmp_path / "jetstream", tmp_path / "nats.log")
+    nats_process = start_nats(nats_port, tmp_path / "jetstream", tmp_path / "nats.log")
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with fresh_postgres_database() as database_url:
@@ -95,7 +75,7 @@ def test_events_flow_through_jetstream_and_survive_a_nats_restart(tmp_path: Path
             nats_process.send_signal(signal.SIGKILL)
             nats_process.wait()
             time.sleep(1.5)
-            nats_process = _start_nats(nats_port, tmp_path / "jetstream", tmp_path / "nats.log")
+            nats_process = start_nats(nats_port, tmp_path / "jetstream", tmp_path / "nats.log")
             output, _ = simulator.communicate(timeout=150)
             summary = json.loads(output)
             assert summary["backlog"] == 0 and summary["rejected"] == 0, summary
@@ -120,17 +100,7 @@ def test_events_flow_through_jetstream_and_survive_a_nats_restart(tmp_path: Path
             assert asyncio.run(_stream_messages(nats_url)) == len(statuses), "one message per event"
             check = subprocess.run([*CLI, "check"], env=env, capture_output=True, text=True)
             assert check.returncode == 0, check.stdout + check.stderr
-            _stop(processes)
+            stop_processes(processes)
     finally:
-        _stop([*processes, nats_process])
+        stop_processes([*processes, nats_process])
 
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)

@@ -114,12 +114,14 @@ class PartitionConsumers:
         self._url = url
         self._connection: Any = None
         self._subscriptions: dict[int, Any] = {}
+        self._connecting = asyncio.Lock()
 
     async def _js(self) -> Any:
-        if self._connection is None or self._connection.is_closed:
-            self._connection = await connect(self._url)
-            self._subscriptions.clear()
-            await ensure_stream(self._connection.jetstream())
+        async with self._connecting:  # the partitions fetch concurrently: connect once
+            if self._connection is None or self._connection.is_closed:
+                self._connection = await connect(self._url)
+                self._subscriptions.clear()
+                await ensure_stream(self._connection.jetstream())
         return self._connection.jetstream()
 
     async def fetch(self, partition: int, timeout: float) -> list[Any]:
@@ -135,10 +137,10 @@ class PartitionConsumers:
                                                        stream=STREAM, config=config)
                 self._subscriptions[partition] = subscription
             return list(await subscription.fetch(batch=500, timeout=timeout))
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):  # nothing arrived in time: the normal quiet case
             return []
         except Exception as error:
-            log.warning("fetching partition %s from NATS failed (%s)", partition, error)
+            log.warning("fetching partition %s from NATS failed (%r)", partition, error)
             self._subscriptions.pop(partition, None)
             await asyncio.sleep(timeout)
             return []
