@@ -8,6 +8,8 @@ passes or fails.
    posted/s (hub), and whether posting kept up.
 2. latency: single-event POSTs at 200/s; accept latency p50/p95/p99.
 3. lag: 1,000 events/s in batches of 20; sale-to-posted lag p50/p99 from the hub's histogram.
+4. scale-out (only when asked: --only scale-out): PostgreSQL + NATS + 1 and 2 `posledger worker`
+   processes, batches of 100; lag p50/p99 from the log (posted_at - accepted_at).
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(directory: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "POSLEDGER_DB": str(directory / "hub.db"), "POSLEDGER_ADMIN_TOKEN": ADMIN}
+    env = {**os.environ, "POSLEDGER_DB": str(directory / "hub.db"), "POSLEDGER_ADMIN_TOKEN": ADMIN,
+           **(extra_env or {})}
     process = subprocess.Popen([sys.executable, "-m", "posledger.entrypoints.cli", "serve", "--port", str(port)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -87,6 +90,81 @@ def posted_count(url: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+PG_URL = os.environ.get("POSLEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def lag_from_database(database_url: str) -> dict[str, float]:
+    """Sale-to-posted lag from the log itself: posted_at - accepted_at of every event."""
+    from datetime import datetime
+
+    import psycopg
+
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute("SELECT accepted_at, posted_at FROM events WHERE posted_at IS NOT NULL").fetchall()
+    lags = sorted(datetime.fromisoformat(p).timestamp() - datetime.fromisoformat(a).timestamp() for a, p in rows)
+    if not lags:
+        return {}
+    first = min(datetime.fromisoformat(a).timestamp() for a, _ in rows)
+    last = max(datetime.fromisoformat(p).timestamp() for _, p in rows)
+    return {"lag_p50_seconds": round(lags[len(lags) // 2], 3), "lag_p99_seconds": round(lags[int(len(lags) * 0.99)], 3),
+            "posted_per_second_db": round(len(lags) / max(last - first, 1e-9), 1)}
+
+
+def scale_out_scenario(seconds: float, rate: float, workers: int) -> dict[str, Any]:
+    """serve (ingest only) + NATS + `workers` posting workers, all on PostgreSQL."""
+    import shutil
+    import uuid
+
+    import psycopg
+
+    name = f"posledger_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    database_url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            nats_port = free_port()
+            processes.append(subprocess.Popen(
+                [shutil.which("nats-server") or "/usr/sbin/nats-server", "-js", "-a", "127.0.0.1", "-p",
+                 str(nats_port), "-sd", str(Path(directory) / "js")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.5)
+            env = {"POSLEDGER_DATABASE_URL": database_url, "POSLEDGER_NATS_URL": f"nats://127.0.0.1:{nats_port}",
+                   "POSLEDGER_EXTERNAL_WORKERS": "1"}
+            subprocess.run([sys.executable, "-m", "posledger.entrypoints.cli", "db", "upgrade"],
+                           env={**os.environ, **env}, check=True, capture_output=True)
+            server, url = start_server(Path(directory), env)
+            processes.append(server)
+            for _ in range(workers):
+                processes.append(subprocess.Popen([sys.executable, "-m", "posledger.entrypoints.cli", "worker"],
+                                                  env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL))
+            outbox = Outbox(Path(directory) / "outbox.db")
+            fleet = Fleet(FleetConfig(url, ADMIN, stores=10, registers=5, rate=rate, duration=seconds, batch=100,
+                                      opening_stock=1_000_000, drain_timeout=600), outbox)
+            summary = asyncio.run(fleet.run())
+            outbox.close()
+            deadline = time.monotonic() + 900
+            with psycopg.connect(database_url, autocommit=True) as connection:
+                while time.monotonic() < deadline:
+                    left = connection.execute("SELECT COUNT(*) FROM events WHERE status = 'accepted'").fetchone()
+                    if left and left[0] == 0:
+                        break
+                    time.sleep(0.5)
+            return {"scenario": f"postgres+nats, {workers} worker(s)", "offered_rate": rate, **summary,
+                    **lag_from_database(database_url)}
+        finally:
+            for process in processes:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            with psycopg.connect(PG_URL, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, registers: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         server, url = start_server(Path(directory))
@@ -114,7 +192,8 @@ def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, re
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["throughput", "latency", "lag"], action="append")
+    parser.add_argument("--only", choices=["throughput", "latency", "lag", "scale-out"], action="append")
+    parser.add_argument("--workers", type=int, action="append", help="scale-out: worker counts (default 1 and 2)")
     parser.add_argument("--seconds", type=float, default=60.0, help="sustained seconds for throughput")
     parser.add_argument("--rate", type=float, default=5000.0, help="offered events/s for throughput")
     args = parser.parse_args()
@@ -127,6 +206,9 @@ def main() -> None:
         print(json.dumps(scenario("latency", 30, 200, 1, 5, 4)), flush=True)
     if "lag" in chosen:
         print(json.dumps(scenario("lag", 30, 1000, 20, 10, 5)), flush=True)
+    if "scale-out" in chosen:
+        for workers in args.workers or [1, 2]:
+            print(json.dumps(scale_out_scenario(args.seconds, args.rate, workers)), flush=True)
 
 
 if __name__ == "__main__":

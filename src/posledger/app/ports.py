@@ -113,6 +113,7 @@ class PostingWrites:
     drawers: dict[str, Drawer] = field(default_factory=dict)
     statuses: list[tuple[int, str]] = field(default_factory=list)
     consumed_orders: list[str] = field(default_factory=list)
+    posted_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

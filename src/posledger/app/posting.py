@@ -208,6 +208,7 @@ class PostingEngine:
             state.prefetch([key for _, event in parsed for key in stock_keys(event)])
             for stored, event in parsed:
                 self._post_one(uow, state, stored, event, now, report)
+            state.writes.posted_at = self._clock.now()
             uow.ledger.write(state.writes)
             if fresh and partition is None:
                 uow.events.set_position(CONSUMER, fresh[-1].offset)

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS events (
     source       TEXT NOT NULL,
     status       TEXT NOT NULL DEFAULT 'accepted',
     partition_no BIGINT NOT NULL DEFAULT 0,
-    published    BIGINT NOT NULL DEFAULT 0  -- handed to the transport (NATS), when there is one
+    published    BIGINT NOT NULL DEFAULT 0,  -- handed to the transport (NATS), when there is one
+    posted_at    TEXT                        -- when its posting (or parking) committed
 );
 CREATE INDEX IF NOT EXISTS events_store ON events (store_id, "offset");
 CREATE INDEX IF NOT EXISTS events_status ON events (status, accepted_at);

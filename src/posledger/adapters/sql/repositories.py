@@ -345,8 +345,8 @@ class SqlLedger:
               d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
               d.counted, d.over_short, d.approved_by)
              for d in writes.drawers.values() if d.session_id is not None])
-        db.executemany('UPDATE events SET status = ? WHERE "offset" = ?',
-                       [(status, offset) for offset, status in writes.statuses])
+        db.executemany('UPDATE events SET status = ?, posted_at = ? WHERE "offset" = ?',
+                       [(status, writes.posted_at, offset) for offset, status in writes.statuses])
         db.executemany("UPDATE reservations SET status = 'consumed' WHERE order_id = ? AND status = 'active'",
                        [(order_id,) for order_id in writes.consumed_orders])
 
