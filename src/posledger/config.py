@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +23,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        """The environment, over the config file named by ``POSLEDGER_CONFIG`` (or
+        ``./posledger.toml`` when it exists). The file holds the same keys: TOML
+        (``POSLEDGER_DATABASE_URL = "postgresql://..."``) or ``KEY=VALUE`` lines."""
+        base = os.environ if environ is None else environ
+        env = {**read_config_file(base.get("POSLEDGER_CONFIG")), **base}
         return cls(
             db_path=env.get("POSLEDGER_DB", "posledger.db"),
             database_url=env.get("POSLEDGER_DATABASE_URL") or None,
@@ -33,3 +39,22 @@ class Settings:
             external_workers=env.get("POSLEDGER_EXTERNAL_WORKERS", "").lower() in ("1", "true", "yes"),
             max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
         )
+
+
+def read_config_file(path: str | None) -> dict[str, str]:
+    """Keys from a config file; a missing default file is no error, a missing named one is."""
+    candidate = Path(path) if path else Path("posledger.toml")
+    if not candidate.exists():
+        if path:
+            raise SystemExit(f"POSLEDGER_CONFIG names {path}, which does not exist")
+        return {}
+    text = candidate.read_text()
+    if candidate.suffix == ".toml":
+        return {str(key): str(value) for key, value in tomllib.loads(text).items()}
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip('"')
+    return values

@@ -27,7 +27,9 @@ def subject(partition: int) -> str:
 
 
 async def connect(url: str) -> Any:
-    return await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+    """``url`` may list a cluster's servers, comma-separated."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    return await nats.connect(servers=servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
                               allow_reconnect=True, name="posledger")
 
 

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posledger.config import Settings
+
+
+def test_settings_come_from_the_environment_over_a_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "posledger.toml"
+    config.write_text('POSLEDGER_DATABASE_URL = "postgresql://file/db"\nPOSLEDGER_NATS_URL = "nats://file:4222"\n')
+    settings = Settings.from_env({"POSLEDGER_CONFIG": str(config), "POSLEDGER_NATS_URL": "nats://env:4222"})
+    assert settings.database_url == "postgresql://file/db"
+    assert settings.nats_url == "nats://env:4222"
+
+
+def test_an_env_style_config_file_works_too(tmp_path: Path) -> None:
+    config = tmp_path / "env"
+    config.write_text("# comment\nPOSLEDGER_PARTITIONS=32\nPOSLEDGER_EXTERNAL_WORKERS=1\n")
+    settings = Settings.from_env({"POSLEDGER_CONFIG": str(config)})
+    assert (settings.partitions, settings.external_workers) == (32, True)
+
+
+def test_a_named_config_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        Settings.from_env({"POSLEDGER_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_without_anything_the_embedded_default_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert (settings.db_path, settings.database_url, settings.nats_url) == ("posledger.db", None, None)
