@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,9 @@ def postgres_or_skip() -> None:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error}")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "sqlite":
-        uow: Any = SqliteUnitOfWork(tmp_path / "contract.db")
-        yield uow
-        uow.close()
-        return
-    postgres_or_skip()
+@contextmanager
+def fresh_postgres_schema() -> Iterator[Any]:
+    """A PostgresUnitOfWork on a schema of its own, dropped afterwards."""
     import psycopg
 
     from posledger.adapters.postgres import PostgresUnitOfWork
@@ -53,6 +49,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         uow.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "sqlite":
+        uow: Any = SqliteUnitOfWork(tmp_path / "contract.db")
+        yield uow
+        uow.close()
+        return
+    postgres_or_skip()
+    with fresh_postgres_schema() as uow:
+        yield uow
 
 
 @pytest.fixture

@@ -52,6 +52,18 @@ class Server:
                 time.sleep(0.05)
 
 
+def wait_ready(url: str, timeout: float = 30) -> None:
+    """Until the server answers /health at all (200 ready or 503 not yet ready)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
 def start_server(db: Path, port: int | None = None, database_url: str | None = None,
                  extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()

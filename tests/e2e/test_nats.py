@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
@@ -27,6 +26,7 @@ from tests.e2e.conftest import (
     nats_or_skip,
     start_nats,
     stop_processes,
+    wait_ready,
 )
 
 CLI = [sys.executable, "-m", "posledger.entrypoints.cli"]
@@ -59,13 +59,7 @@ def test_events_flow_through_jetstream_and_survive_a_nats_restart(tmp_path: Path
                               (["worker"], "w2.log")):
                 with (tmp_path / log).open("ab") as sink:
                     processes.append(subprocess.Popen([*CLI, *args], env=env, stdout=sink, stderr=sink))
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_ready(url)
             simulator = subprocess.Popen(
                 [*CLI, "simulate", "--url", url, "--token", ADMIN, "--stores", "4", "--registers", "2", "--rate",
                  "150", "--duration", "8", "--outbox", str(tmp_path / "outbox.db"), "--json", "--chaos",

@@ -12,11 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
-from tests.e2e.conftest import ADMIN, free_port, fresh_postgres_database
+from tests.e2e.conftest import ADMIN, free_port, fresh_postgres_database, wait_ready
 
 CLI = [sys.executable, "-m", "posledger.entrypoints.cli"]
 
@@ -42,13 +41,7 @@ def test_a_worker_killed_mid_stream_and_terminated_sessions_lose_nothing(tmp_pat
         workers = [_start(["worker"], env, tmp_path / f"worker{n}.log") for n in (1, 2)]
         simulator = None
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_ready(url)
             simulator = subprocess.Popen(
                 [*CLI, "simulate", "--url", url, "--token", ADMIN, "--stores", "4", "--registers", "2",
                  "--rate", "150", "--duration", "8", "--outbox", str(tmp_path / "outbox.db"), "--json",

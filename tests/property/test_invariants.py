@@ -8,7 +8,6 @@ nothing is posted twice; invoice series are gapless. Resending the whole stream 
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.app.queries import trial_balance
-from tests.contract.conftest import POSTGRES_URL, postgres_or_skip
+from tests.contract.conftest import fresh_postgres_schema, postgres_or_skip
 from tests.support.builders import MASTER
 from tests.support.harness import make_hub
 
@@ -163,18 +162,8 @@ def fresh_backend(name: str) -> Iterator[Any]:
             finally:
                 uow.close()
         return
-    import psycopg
-
-    from posledger.adapters.postgres import PostgresUnitOfWork
-
-    schema = f"p_{uuid.uuid4().hex[:12]}"
-    uow = PostgresUnitOfWork(POSTGRES_URL, schema=schema)
-    try:
+    with fresh_postgres_schema() as uow:
         yield uow
-    finally:
-        uow.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
