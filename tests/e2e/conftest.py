@@ -142,6 +142,19 @@ def start_nats(port: int, store: Path, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("nats-server did not start")
 
 
+def wait_until_posted(database_url: str, condition: str = "status = 'accepted'", timeout: float = 90) -> None:
+    """Until no event of the PostgreSQL log matches ``condition`` (default: still to post)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as connection:
+            left = connection.execute(f"SELECT COUNT(*) FROM events WHERE {condition}").fetchone()
+        if left == (0,):
+            return
+        time.sleep(0.3)
+
+
 def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:

@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     start_nats,
     stop_processes,
     wait_ready,
+    wait_until_posted,
 )
 
 CLI = [sys.executable, "-m", "posledger.entrypoints.cli"]
@@ -73,14 +74,7 @@ def test_events_flow_through_jetstream_and_survive_a_nats_restart(tmp_path: Path
             output, _ = simulator.communicate(timeout=150)
             summary = json.loads(output)
             assert summary["backlog"] == 0 and summary["rejected"] == 0, summary
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                with psycopg.connect(database_url) as connection:
-                    left = connection.execute("SELECT COUNT(*) FROM events WHERE status = 'accepted' "
-                                              "OR published = 0").fetchone()
-                if left == (0,):
-                    break
-                time.sleep(0.3)
+            wait_until_posted(database_url, "status = 'accepted' OR published = 0")
             with psycopg.connect(database_url) as connection:
                 statuses = dict(connection.execute("SELECT event_id, status FROM events").fetchall())
                 doubled = connection.execute("SELECT COUNT(*) FROM (SELECT event_id FROM journal_entries "

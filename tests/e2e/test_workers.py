@@ -15,7 +15,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.conftest import ADMIN, free_port, fresh_postgres_database, wait_ready
+from tests.e2e.conftest import (
+    ADMIN,
+    free_port,
+    fresh_postgres_database,
+    stop_processes,
+    wait_ready,
+    wait_until_posted,
+)
 
 CLI = [sys.executable, "-m", "posledger.entrypoints.cli"]
 
@@ -57,21 +64,9 @@ def test_a_worker_killed_mid_stream_and_terminated_sessions_lose_nothing(tmp_pat
             output, _ = simulator.communicate(timeout=150)
             summary = json.loads(output)
             assert summary["backlog"] == 0 and summary["rejected"] == 0, summary
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                with psycopg.connect(database_url) as connection:
-                    pending = connection.execute("SELECT COUNT(*) FROM events WHERE status = 'accepted'").fetchone()
-                if pending and pending[0] == 0:
-                    break
-                time.sleep(0.3)
+            wait_until_posted(database_url)
         finally:
-            for process in [server, *workers, *([simulator] if simulator else [])]:
-                if process.poll() is None:
-                    process.terminate()
-                    try:
-                        process.wait(15)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+            stop_processes([server, *workers, *([simulator] if simulator else [])])
         import sqlite3
 
         with sqlite3.connect(tmp_path / "outbox.db") as outbox:

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from posledger.adapters.postgres.leases import PartitionLeases
 from posledger.app.ports import WriteConflict
-from posledger.app.posting import PostingEngine
+from posledger.app.posting import PostingEngine, PostingReport
 from posledger.bootstrap import App
 
 log = logging.getLogger("posledger.worker")
@@ -59,15 +59,11 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
                 owned = now_owned
                 rebalanced_at = time.monotonic()
             busy = False
-            for partition in sorted(owned):
-                try:
-                    report = engine.run_batch(partition)
-                except (psycopg.OperationalError, WriteConflict) as error:
-                    log.warning("partition %s: %s; retrying", partition, error)
-                    time.sleep(0.2)
-                    continue
-                posted_total += report.posted + report.parked
-                busy = busy or report.batches > 0
+            for partition in sorted(owned):  # one batch each in turn: a busy store starves nobody
+                report = _one_batch(engine, partition)
+                if report is not None:
+                    posted_total += report.posted + report.parked
+                    busy = busy or report.batches > 0
             if time.monotonic() - reported_at > 10:
                 out.print(f"posted {posted_total} event(s) so far")
                 reported_at = time.monotonic()
@@ -77,15 +73,23 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
         leases.close()
 
 
+def _one_batch(engine: PostingEngine, partition: int) -> PostingReport | None:
+    """One posting batch; None when the database is unreachable or the batch kept conflicting
+    (it rolled back; the next round tries again)."""
+    try:
+        return engine.run_batch(partition)
+    except (psycopg.OperationalError, WriteConflict) as error:
+        log.warning("partition %s: %s; retrying", partition, error)
+        time.sleep(0.2)
+        return None
+
+
 def _drain(engine: PostingEngine, partition: int) -> int:
     """Post everything pending in ``partition``; returns how many events it handled."""
     handled = 0
     while True:
-        try:
-            report = engine.run_batch(partition)
-        except (psycopg.OperationalError, WriteConflict) as error:
-            log.warning("partition %s: %s; retrying", partition, error)
-            time.sleep(0.2)
+        report = _one_batch(engine, partition)
+        if report is None:
             continue
         handled += report.posted + report.parked
         if report.batches == 0:
