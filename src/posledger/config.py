@@ -20,6 +20,7 @@ class Settings:
     partitions: int = 16  # fixed for the life of a deployment (stored on every event)
     external_workers: bool = False  # `serve` leaves posting to `posledger worker` processes
     max_body_bytes: int = 8 * 2**20
+    startup_timeout: float = 120.0  # seconds to wait for an unreachable database at start-up
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
             partitions=int(env.get("POSLEDGER_PARTITIONS", "16")),
             external_workers=env.get("POSLEDGER_EXTERNAL_WORKERS", "").lower() in ("1", "true", "yes"),
             max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
+            startup_timeout=float(env.get("POSLEDGER_STARTUP_TIMEOUT", "120")),
         )
 
 

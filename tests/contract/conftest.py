@@ -39,9 +39,10 @@ def fresh_postgres_schema() -> Iterator[Any]:
     """A PostgresUnitOfWork on a schema of its own, dropped afterwards."""
     import psycopg
 
-    from posledger.adapters.postgres import PostgresUnitOfWork
+    from posledger.adapters.postgres import PostgresUnitOfWork, upgrade
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
+    upgrade(POSTGRES_URL, schema=schema)
     uow = PostgresUnitOfWork(POSTGRES_URL, schema=schema)
     try:
         yield uow

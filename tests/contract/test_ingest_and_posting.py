@@ -246,3 +246,17 @@ def test_partitioned_posting_posts_each_partition_in_log_order(hub: Hub) -> None
         assert hub.engine.run_batch(partition).posted >= 1
     assert hub.engine.run_batch(partition_of("S1")).batches == 0
     assert hub.invariants().ok
+
+
+def test_lone_surrogates_and_nul_characters_are_rejected_not_stored_and_stop_nothing(hub: Hub) -> None:
+    """JSON can spell text that UTF-8 and PostgreSQL cannot hold; such an event is rejected with
+    a problem, its rejection is recorded, and the good event beside it is accepted."""
+    garbage = json.loads('{"\\u0000\\udbb2k": {" ]\\udb80": true}, "M\\u0007": {}}')
+    surrogate = a_sale(event_id="E-surrogate")
+    surrogate["payload"]["cashier_id"] = json.loads('"C\\ud800"')
+    nul_id = a_sale(event_id="E-\x00-nul")
+    good = a_sale(event_id="E-beside-bad-text", receipt_no="R-good")
+    results = hub.send(garbage, surrogate, nul_id, good)
+    assert [r.status for r in results] == ["rejected", "rejected", "rejected", "accepted"]
+    assert results[1].problem is not None and "surrogate" in results[1].problem.detail
+    assert hub.post().posted == 1

@@ -91,10 +91,12 @@ def start_server(db: Path, port: int | None = None, database_url: str | None = N
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A database of its own on the local PostgreSQL server, dropped afterwards."""
+def fresh_postgres_database(upgraded: bool = True) -> Iterator[str]:
+    """A database of its own on the local PostgreSQL server, dropped afterwards; with the
+    schema in place (as `posledger db upgrade` leaves it) unless ``upgraded`` is False."""
     import psycopg
 
+    from posledger.adapters.postgres import upgrade
     from tests.contract.conftest import POSTGRES_URL, postgres_or_skip
 
     postgres_or_skip()
@@ -102,7 +104,10 @@ def fresh_postgres_database() -> Iterator[str]:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        if upgraded:
+            upgrade(url)
+        yield url
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

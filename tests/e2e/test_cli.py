@@ -151,3 +151,39 @@ def test_sigkill_in_the_middle_of_an_import_loses_nothing_and_posts_nothing_twic
     assert entries == (count, count)
     assert invoices[0] == invoices[1] == 2 * count // 3
     run(db_path, "check")
+
+
+def test_db_upgrade_and_status_on_the_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    status = run(db, "db", "status", "--json", check=False)
+    assert status.returncode == 1 and json.loads(status.stdout)["database"] == 0
+    upgraded = run(db, "db", "upgrade")
+    assert "applied 0001_initial" in upgraded.stdout and "schema version 0 -> " in upgraded.stdout
+    assert "nothing to do" in run(db, "db", "upgrade").stdout
+    after = json.loads(run(db, "db", "status", "--json").stdout)
+    assert after["database"] == after["expected"] and after["pending"] == []
+
+
+def test_a_database_of_another_schema_version_stops_a_command_with_the_fix(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "newer.db"
+    run(db, "db", "upgrade")
+    with sqlite3.connect(db) as connection:
+        connection.execute("INSERT INTO schema_version VALUES (999)")
+    refused = run(db, "report", "trial-balance", check=False)
+    assert refused.returncode == 3
+    assert "newer than this posledger knows" in refused.stderr
+
+
+def test_serve_and_worker_refuse_a_postgres_database_that_was_not_upgraded(tmp_path: Path) -> None:
+    from tests.e2e.conftest import fresh_postgres_database
+
+    with fresh_postgres_database(upgraded=False) as url:
+        env = {**os.environ, "POSLEDGER_DATABASE_URL": url, "POSLEDGER_EXTERNAL_WORKERS": "1"}
+        for command in (["serve", "--port", "1"], ["worker"]):
+            result = subprocess.run([*POSLEDGER, *command], capture_output=True, text=True, env=env, timeout=60)
+            assert result.returncode == 3, result.stderr
+            assert "run `posledger db upgrade`" in result.stderr
+        upgraded = subprocess.run([*POSLEDGER, "db", "upgrade"], capture_output=True, text=True, env=env, timeout=60)
+        assert upgraded.returncode == 0 and "applied 0001_initial" in upgraded.stdout, upgraded.stderr

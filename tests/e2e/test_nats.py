@@ -75,6 +75,7 @@ def test_events_flow_through_jetstream_and_survive_a_nats_restart(tmp_path: Path
             summary = json.loads(output)
             assert summary["backlog"] == 0 and summary["rejected"] == 0, summary
             wait_until_posted(database_url, "status = 'accepted' OR published = 0")
+            assert all(process.poll() is None for process in processes[:3]), "no process died of the NATS restart"
             with psycopg.connect(database_url) as connection:
                 statuses = dict(connection.execute("SELECT event_id, status FROM events").fetchall())
                 doubled = connection.execute("SELECT COUNT(*) FROM (SELECT event_id FROM journal_entries "

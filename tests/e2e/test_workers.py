@@ -65,6 +65,7 @@ def test_a_worker_killed_mid_stream_and_terminated_sessions_lose_nothing(tmp_pat
             summary = json.loads(output)
             assert summary["backlog"] == 0 and summary["rejected"] == 0, summary
             wait_until_posted(database_url)
+            assert server.poll() is None and workers[1].poll() is None, "no process died of the terminated sessions"
         finally:
             stop_processes([server, *workers, *([simulator] if simulator else [])])
         import sqlite3

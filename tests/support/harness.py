@@ -48,3 +48,21 @@ class Hub:
 def make_hub(uow: UnitOfWorkFactory, batch_size: int = 500) -> Hub:
     clock = FixedClock()
     return Hub(uow, clock, PostingEngine(uow, clock, batch_size=batch_size))
+
+
+def fingerprint(uow: UnitOfWorkFactory) -> dict[str, Any]:
+    """What "the books" are, for comparing a run against a reference run of the same events:
+    per-store trial balances, stock positions, invoice numbers per series, event statuses."""
+
+    def read(unit: Any) -> dict[str, Any]:
+        stores = sorted({row.store_id for row in unit.queries.stock(None, None)}
+                        | {key for kind, key, _ in unit.master.snapshot_rows(("stores",)) if kind == "stores"})
+        balances = {store: {(r.account, r.debit, r.credit) for r in unit.queries.trial_balance([store], None, None)}
+                    for store in stores}
+        stock = {(r.sku, r.location_id): (r.position.on_hand, r.position.value)
+                 for r in unit.queries.stock(None, None)}
+        statuses = dict(unit.events.counts())
+        return {"balances": balances, "stock": stock, "documents": unit.queries.document_numbers(),
+                "statuses": statuses, "invariants_ok": check_invariants(unit).ok}
+
+    return uow.run(read, read_only=True, operation="fingerprint")

@@ -67,9 +67,9 @@ def create_token(uow_factory: UnitOfWorkFactory, role: str, store_id: str | None
     if role in ("finance", "admin") and store_id:
         raise InvalidInput("store_id", f"a {role} token is not tied to a store")
     token = f"plg_{role[:3]}_{secrets.token_urlsafe(32)}"
-    with uow_factory() as uow:
-        uow.tokens.add(token_hash(token), role, store_id, name, clock.now())
-        uow.commit()
+    now = clock.now()
+    uow_factory.run(lambda uow: uow.tokens.add(token_hash(token), role, store_id, name, now),
+                    operation="create token")
     return token
 
 
@@ -78,8 +78,8 @@ def authenticate(uow_factory: UnitOfWorkFactory, token: str, admin_token: str | 
     environment is compared in constant time."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal("admin", None, "bootstrap admin")
-    with uow_factory(read_only=True) as uow:
-        found = uow.tokens.find(token_hash(token))
+    hashed = token_hash(token)
+    found = uow_factory.run(lambda uow: uow.tokens.find(hashed), read_only=True, operation="authenticate")
     if found is None:
         return None
     role, store_id, name = found

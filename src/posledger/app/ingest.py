@@ -54,11 +54,18 @@ def canonical_json(document: Any) -> str:
 
 
 def _safe_event_id(document: Any) -> str | None:
+    """The event_id worth keeping with a rejection: a short, printable, valid Unicode string."""
     if isinstance(document, dict):
         value = document.get("event_id")
-        if isinstance(value, str) and 0 < len(value) <= 64:
+        if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() and _storable(value) == value:
             return value
     return None
+
+
+def _storable(text: str) -> str:
+    """Text every backend can store: lone surrogates (JSON allows ``\ud800``, UTF-8 does not)
+    and NUL (PostgreSQL text cannot hold it) written out as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock,
@@ -79,10 +86,13 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
             results[index] = outcome
             if outcome.problem is not None:
                 rejections.append(Rejection(outcome.event_id, now, outcome.problem.type,
-                                            outcome.problem.field or "(body)", outcome.problem.detail, source))
+                                            _storable(outcome.problem.field or "(body)"),
+                                            _storable(outcome.problem.detail), source))
         else:
             valid.append((index, *outcome))
-    with uow_factory() as uow:
+    def append(uow: UnitOfWork) -> tuple[list[IngestResult | None], list[tuple[int, Event, str, str]]]:
+        """The transaction: a retry after a transient failure starts again from ``results``."""
+        outcome = list(results)
         for rejection in rejections:
             uow.events.reject(rejection)
         stored = uow.events.find_many(list({event.envelope.event_id for _, event, _, _ in valid}))
@@ -95,11 +105,11 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
                 stored[event_id] = (body_hash, 0)
                 fresh.append((index, event, body, body_hash))
             elif prior[0] != body_hash:
-                results[index] = IngestResult(event_id, "conflict", prior[1] or None, Problem(
+                outcome[index] = IngestResult(event_id, "conflict", prior[1] or None, Problem(
                     "conflict", "event_id already used with another body", "event_id",
                     f"event {event_id} was accepted before with a different body; the stored event is unchanged"))
             elif prior[1]:
-                results[index] = IngestResult(event_id, "duplicate", prior[1])
+                outcome[index] = IngestResult(event_id, "duplicate", prior[1])
             else:
                 repeated.append((index, event_id))
         offsets = uow.events.append_many([_new_event(event, body, body_hash, now, source, partitions)
@@ -107,13 +117,15 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
         sequences = SequenceTracker(uow, now)
         accepted_at: dict[str, int] = {}
         for (index, event, _body, _hash), offset in zip(fresh, offsets, strict=True):
-            results[index] = IngestResult(event.envelope.event_id, "accepted", offset)
+            outcome[index] = IngestResult(event.envelope.event_id, "accepted", offset)
             accepted_at[event.envelope.event_id] = offset
             sequences.track(event)
         for index, event_id in repeated:
-            results[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
+            outcome[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
         sequences.flush()
-        uow.commit()
+        return outcome, fresh
+
+    results, fresh = uow_factory.run(append, operation="ingest")
     if cache is not None:
         for _index, event, _body, body_hash in fresh:
             cache.put(body_hash, event)
@@ -124,6 +136,11 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
     event_id = _safe_event_id(document)
     try:
         body = canonical_json(document)
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return IngestResult(event_id, "rejected", problem=Problem(
+            "invalid_event", "Invalid event", "(body)",
+            "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode"))
     except (TypeError, ValueError):
         return IngestResult(event_id, "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)", "not a JSON document"))

@@ -47,15 +47,7 @@ def load_master_data(uow_factory: UnitOfWorkFactory, document: Any, *, clock: Cl
     then upsert every entry and release the events parked for missing master data."""
     entries = _validate_document(document)
     now = clock.now()
-    with uow_factory() as uow:
-        report = LoadReport(version=uow.master.version())
-        for kind, entry, raw in entries:
-            _upsert(uow, kind, entry, raw, now, report)
-        if report.changed:
-            report.released = uow.parking.release("master")
-        report.version = uow.master.version()
-        uow.commit()
-    return report
+    return uow_factory.run(lambda uow: _upsert_all(uow, entries, now), operation="load master data")
 
 
 def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, clock: Clock,
@@ -64,13 +56,19 @@ def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, cl
     entry = parse_entry(kind, document, "(body)")
     if key is not None and entry_key(kind, entry) != key:
         raise InvalidInput("(body)", f"the body's key {entry_key(kind, entry)!r} differs from {key!r}")
-    with uow_factory() as uow:
-        report = LoadReport(version=uow.master.version())
-        _upsert(uow, kind, entry, document, clock.now(), report)
-        if report.changed:
-            report.released = uow.parking.release("master")
-        report.version = uow.master.version()
-        uow.commit()
+    now = clock.now()
+    return uow_factory.run(lambda uow: _upsert_all(uow, [(kind, entry, document)], now),
+                           operation="upsert master data")
+
+
+def _upsert_all(uow: UnitOfWork, entries: list[tuple[str, Any, Any]], now: str) -> LoadReport:
+    """Upsert ``entries`` (kind, parsed, raw) and release what waited for master data."""
+    report = LoadReport(version=uow.master.version())
+    for kind, entry, raw in entries:
+        _upsert(uow, kind, entry, raw, now, report)
+    if report.changed:
+        report.released = uow.parking.release("master")
+    report.version = uow.master.version()
     return report
 
 

@@ -3,10 +3,11 @@ all of them and passes the one shared contract suite in ``tests/contract``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalEntry
@@ -18,6 +19,9 @@ __all__ = [
     "Reservations", "Queries", "Tokens", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
     "StockRow", "EntryLineRow",
 ]
+
+
+T = TypeVar("T")
 
 
 class WriteConflict(Exception):
@@ -266,6 +270,18 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    """Makes a unit of work. ``read_only`` lets a backend skip the write lock for queries."""
+    """Makes units of work. ``read_only`` lets a backend skip the write lock for queries.
+
+    Use cases call ``run``: it opens a unit of work, calls ``work`` with it, commits (unless
+    ``read_only``) and runs the whole of it again after a transient failure of the backend
+    (deadlock, serialization failure, lock timeout, shutdown, broken connection), within the
+    bound of ``app.retry``. A bare ``with factory() as uow`` gets no retries."""
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+    def run(self, work: Callable[[UnitOfWork], T], *, read_only: bool = False,
+            operation: str = "transaction") -> T: ...
+
+    expected_schema_version: int  # the version this release was built for (and checked at start-up)
+
+    def current_schema_version(self) -> int: ...  # read now: an upgrade may have run since start-up

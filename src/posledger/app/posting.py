@@ -23,7 +23,6 @@ from posledger.app.ports import (
     StoredEvent,
     UnitOfWork,
     UnitOfWorkFactory,
-    WriteConflict,
 )
 from posledger.domain.costing import StockPosition
 from posledger.domain.events import Event, parse_event
@@ -174,45 +173,39 @@ class PostingEngine:
             if report.batches == 0:
                 return total
 
-    def run_batch(self, partition: int | None = None, attempts: int = 5) -> PostingReport:
-        """Post one batch, retrying it from scratch if another worker changed a stock position
-        it read (a transfer into another partition's store) or posted the same event."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._run_batch(partition)
-            except WriteConflict:
-                if attempt == attempts:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _run_batch(self, partition: int | None = None) -> PostingReport:
+    def run_batch(self, partition: int | None = None) -> PostingReport:
         """Post one batch. Without ``partition``: the single-consumer mode, events after the
         consumer position. With it: the accepted events of that partition, in log order (the
-        caller owns the partition; see ``posledger worker``)."""
+        caller owns the partition; see ``posledger worker``).
+
+        The batch is one transaction, run again from scratch after a transient failure (a
+        deadlock, a lost connection) or when another worker changed a stock position it read
+        (a transfer into another partition's store): ``UnitOfWorkFactory.run``."""
+        return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting")
+
+    def _batch(self, uow: UnitOfWork, partition: int | None) -> PostingReport:
         report = PostingReport()
-        with self._uow_factory() as uow:
-            ready = uow.parking.ready(self._batch_size, partition)
-            events = uow.events.by_offsets(ready) if ready else []
-            if partition is None:
-                position = uow.events.position(CONSUMER)
-                fresh = uow.events.after(position, self._batch_size - len(events))
-            else:
-                fresh = uow.events.pending_in_partition(partition, self._batch_size - len(events))
-            events.extend(fresh)
-            if not events:
-                return report
-            state = BatchState(uow, self._snapshot(uow))
-            state.waiting_keys = uow.parking.waiting_keys("receipt:")
-            now = self._clock.now()
-            parsed = [(stored, self._parse(stored)) for stored in events]
-            state.prefetch([key for _, event in parsed for key in stock_keys(event)])
-            for stored, event in parsed:
-                self._post_one(uow, state, stored, event, now, report)
-            state.writes.posted_at = self._clock.now()
-            uow.ledger.write(state.writes)
-            if fresh and partition is None:
-                uow.events.set_position(CONSUMER, fresh[-1].offset)
-            uow.commit()
+        ready = uow.parking.ready(self._batch_size, partition)
+        events = uow.events.by_offsets(ready) if ready else []
+        if partition is None:
+            position = uow.events.position(CONSUMER)
+            fresh = uow.events.after(position, self._batch_size - len(events))
+        else:
+            fresh = uow.events.pending_in_partition(partition, self._batch_size - len(events))
+        events.extend(fresh)
+        if not events:
+            return report
+        state = BatchState(uow, self._snapshot(uow))
+        state.waiting_keys = uow.parking.waiting_keys("receipt:")
+        now = self._clock.now()
+        parsed = [(stored, self._parse(stored)) for stored in events]
+        state.prefetch([key for _, event in parsed for key in stock_keys(event)])
+        for stored, event in parsed:
+            self._post_one(uow, state, stored, event, now, report)
+        state.writes.posted_at = self._clock.now()
+        uow.ledger.write(state.writes)
+        if fresh and partition is None:
+            uow.events.set_position(CONSUMER, fresh[-1].offset)
         report.batches = 1
         return report
 

@@ -81,7 +81,9 @@ def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: 
     """Close an exception with who and why. ``retry`` also re-queues the event it parked."""
     if not reason.strip():
         raise InvalidInput("reason", "is required")
-    with uow_factory() as uow:
+    now = clock.now()
+
+    def work(uow: UnitOfWork) -> ExceptionRecord:
         record = uow.exceptions.get(exception_id)
         if record is None:
             raise LookupError(f"exception {exception_id} not found")
@@ -90,11 +92,12 @@ def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: 
             if stored is not None:
                 uow.parking.park(stored.offset, stored.store_id, f"retry:{exception_id}", exception_id)
                 uow.parking.release(f"retry:{exception_id}")
-        uow.exceptions.resolve(exception_id, clock.now(), by, reason)
-        uow.commit()
+        uow.exceptions.resolve(exception_id, now, by, reason)
         updated = uow.exceptions.get(exception_id)
-    assert updated is not None
-    return exception_json(updated)
+        assert updated is not None
+        return updated
+
+    return exception_json(uow_factory.run(work, operation="resolve exception"))
 
 
 def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:

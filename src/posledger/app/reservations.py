@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from posledger.app.clock import Clock
-from posledger.app.ports import UnitOfWorkFactory
+from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
 from posledger.domain.errors import InvalidInput
 
 __all__ = ["Reservation", "NotAvailable", "reserve", "release"]
@@ -33,19 +33,20 @@ def reserve(uow_factory: UnitOfWorkFactory, order_id: str, sku: str, location_id
             *, clock: Clock) -> Reservation:
     if qty <= 0:
         raise InvalidInput("qty", "must be a positive integer")
-    with uow_factory() as uow:
+    now = clock.now()
+
+    def work(uow: UnitOfWork) -> int:
         position = uow.ledger.load_stock(sku, location_id)
         on_hand = position.on_hand if position else 0
         atp = on_hand - uow.reservations.reserved(sku, location_id)
         if qty > atp:
             raise NotAvailable(atp, qty)
-        uow.reservations.add(order_id, sku, location_id, qty, clock.now())
-        uow.commit()
+        uow.reservations.add(order_id, sku, location_id, qty, now)
+        return atp
+
+    atp = uow_factory.run(work, operation="reserve")
     return Reservation(order_id, sku, location_id, qty, atp - qty)
 
 
 def release(uow_factory: UnitOfWorkFactory, order_id: str, sku: str | None = None) -> int:
-    with uow_factory() as uow:
-        count = uow.reservations.release(order_id, sku)
-        uow.commit()
-    return count
+    return uow_factory.run(lambda uow: uow.reservations.release(order_id, sku), operation="release reservation")

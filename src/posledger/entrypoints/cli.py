@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
+import os
 import sys
 from dataclasses import replace
 from datetime import date
@@ -62,12 +64,29 @@ def _main(db: Path | None = typer.Option(None, "--db", help="SQLite database fil
         _state["db"] = str(db)
 
 
-def _app() -> App:
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    if "db" in _state:
+        settings = replace(settings, db_path=_state["db"])
+    return settings
+
+
+def _app(process: str = "posledger") -> App:
+    """The application, opened once per command. A database at another schema version stops the
+    command with the message that names the fix (exit 3); one that stays unreachable past
+    POSLEDGER_STARTUP_TIMEOUT stops it with exit 4. Either is a reason a restart alone cannot cure."""
     if "app" not in _state:
-        settings = Settings.from_env()
-        if "db" in _state:
-            settings = replace(settings, db_path=_state["db"])
-        _state["app"] = bootstrap(settings)
+        from posledger.adapters.sql.migrations import SchemaMismatch
+
+        try:
+            _state["app"] = bootstrap(_settings(), say=lambda message: errors.print(f"[yellow]{message}[/yellow]"),
+                                      process=process)
+        except SchemaMismatch as error:
+            raise _fail(str(error), 3) from None
+        except Exception as error:
+            if type(error).__module__.startswith("psycopg"):
+                raise _fail(f"cannot open the database: {str(error).strip()}", 4) from None
+            raise
     return _state["app"]  # type: ignore[no-any-return]
 
 
@@ -173,11 +192,12 @@ def report_trial_balance(
 ) -> None:
     """Trial balance per account: debits, credits and balance."""
     application = _app()
-    with application.uow() as uow:
-        try:
-            balance = trial_balance(uow, store, _day(day_from, "--from"), _day(day_to, "--to"))
-        except InvalidInput as error:
-            raise _fail(f"{error.detail}") from None
+    first, last = _day(day_from, "--from"), _day(day_to, "--to")
+    try:
+        balance = application.uow.run(lambda uow: trial_balance(uow, store, first, last), read_only=True,
+                                      operation="trial balance")
+    except InvalidInput as error:
+        raise _fail(f"{error.detail}") from None
     if as_json:
         _print_json(balance)
         return
@@ -209,8 +229,7 @@ def report_stock(
     as_json: bool = typer.Option(False, "--json", help="Print {\"stock\": [...]} as the contract says."),
 ) -> None:
     """On hand, reserved, available to promise, average unit cost and value per SKU and location."""
-    with _app().uow() as uow:
-        report = stock_report(uow, sku, location)
+    report = _app().uow.run(lambda uow: stock_report(uow, sku, location), read_only=True, operation="stock")
     if as_json:
         _print_json(report)
         return
@@ -239,8 +258,8 @@ def exceptions_list(
     """List exceptions (all by default)."""
     if ctx.invoked_subcommand is not None:
         return
-    with _app().uow() as uow:
-        rows = list_exceptions(uow, status=status, type=type_, store_id=store, limit=100_000)
+    rows = _app().uow.run(lambda uow: list_exceptions(uow, status=status, type=type_, store_id=store, limit=100_000),
+                          read_only=True, operation="exceptions")
     if as_json:
         _print_json({"exceptions": rows})
         return
@@ -329,7 +348,7 @@ def serve(
 
     from posledger.entrypoints.http import create_app
 
-    application = _app()
+    application = _app("posledger serve")
     settings = application.settings
     if not settings.admin_token:
         errors.print("note: POSLEDGER_ADMIN_TOKEN is not set; create tokens with `posledger token create`")
@@ -415,7 +434,7 @@ def worker(
     worker's partitions within seconds. Run as many as you like."""
     from posledger.entrypoints.worker import run_worker
 
-    application = _app()
+    application = _app("posledger worker")
     if not application.settings.database_url:
         raise _fail("`posledger worker` needs POSLEDGER_DATABASE_URL (PostgreSQL); with SQLite, "
                     "`posledger serve` posts by itself")
@@ -428,21 +447,48 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or upgrade the schema of the configured database (SQLite file, or PostgreSQL at
-    $POSLEDGER_DATABASE_URL). Safe to run at every deploy: it only adds what is missing."""
-    application = _app()
-    settings = application.settings
-    where = settings.database_url or settings.db_path
-    with application.uow(read_only=True) as uow:
-        version = uow.master.version()
-    console.print(f"schema up to date on {where} (catalog version {version})")
+    """Apply the pending schema migrations to the configured database (the SQLite file, or
+    PostgreSQL at $POSLEDGER_DATABASE_URL), each in its own transaction. Safe at every deploy
+    and while `serve` and `worker` run: they pause at their next transaction until it is done."""
+    from posledger.adapters.sql.migrations import SchemaMismatch
+    from posledger.bootstrap import upgrade_database
+
+    settings = _settings()
+    where = settings.database_url.split("@")[-1] if settings.database_url else settings.db_path
+    try:
+        report = upgrade_database(settings, progress=lambda message: errors.print(f"db upgrade: {message}"))
+    except SchemaMismatch as error:
+        raise _fail(str(error), 3) from None
+    for label, seconds in report["applied"]:
+        console.print(f"applied {label} in {seconds:.2f} s")
+    if report["applied"]:
+        console.print(f"{where}: schema version {report['before']} -> {report['after']}")
+    else:
+        console.print(f"{where}: schema version {report['after']}, nothing to do")
+
+
+@db_app.command("status")
+def db_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The database's schema version, this release's, and the migrations still to apply.
+    Exits 1 when they differ (the check a deploy script can make before starting processes)."""
+    from posledger.bootstrap import schema_status
+
+    status = schema_status(_settings())
+    if as_json:
+        _print_json(status)
+    else:
+        state = "an upgrade is running; " if status["upgrade_running"] else ""
+        pending = ", ".join(status["pending"]) or "none"
+        console.print(f"database schema version {status['database']}; this posledger: {status['expected']}; "
+                      f"{state}pending: {pending}")
+    if status["database"] != status["expected"]:
+        raise typer.Exit(1)
 
 
 @app.command("check")
 def check() -> None:
     """Check the contract's ledger invariants against the database."""
-    with _app().uow() as uow:
-        report = check_invariants(uow)
+    report = _app().uow.run(check_invariants, read_only=True, operation="check")
     console.print(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -452,6 +498,9 @@ def main() -> None:
     # Posting allocates many short-lived, acyclic objects; the default GC thresholds make the
     # collector run every few events for nothing. Collect far less often (see bench/).
     gc.set_threshold(50_000, 20, 100)
+    # Retries, back-offs and waits are logged as warnings, with the time, for the operator.
+    logging.basicConfig(level=os.environ.get("POSLEDGER_LOG_LEVEL", "WARNING").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app()
     finally:

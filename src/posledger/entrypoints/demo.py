@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from posledger.app.queries import check_invariants, list_exceptions, trial_balance
+from posledger.app.ports import UnitOfWork
+from posledger.app.queries import InvariantReport, check_invariants, list_exceptions, trial_balance
 from posledger.bootstrap import App
 from posledger.demo import scenario as demo_scenario
 
@@ -131,9 +132,9 @@ def run_demo(application: App, console: Console, sales_per_register: int, *, por
         console.print(f"late event {scenario.held_back[0]['event_id']} arrived: its sequence gap resolves")
         _wait_posted(client)
         scenario_registers = {register["register_id"] for register in scenario.master["registers"]}
-        with application.uow(read_only=True) as uow:
-            expected = {d.register_id: d.cash_expected for d in uow.queries.drawers()
-                        if d.session_status == "open" and d.register_id in scenario_registers}
+        expected = {d.register_id: d.cash_expected for d in application.uow.run(
+                        lambda uow: uow.queries.drawers(), read_only=True, operation="drawers")
+                    if d.session_status == "open" and d.register_id in scenario_registers}
         if expected:
             statuses += _send(client, demo_scenario.closes(scenario, expected))
         console.print("registers closed: " + (", ".join(sorted(expected)) if expected else "already"))
@@ -178,31 +179,35 @@ def _simulate(application: App, console: Console, url: str, token: str, seconds:
 
 
 def _summary(application: App, console: Console) -> None:
-    with application.uow() as uow:
-        stores = sorted(key for kind, key, _ in uow.master.snapshot_rows() if kind == "stores")
-        table = Table(title="Per-store summary")
-        table.add_column("store")
-        for column in ("net sales", "returns", "tax", "COGS", "margin", "cash over/short", "open exceptions"):
-            table.add_column(column, justify="right")
-        open_exceptions = Counter(e["store_id"] for e in list_exceptions(uow, status="open", limit=100_000))
-        for store_id in stores:
-            balance = {row["account"]: row["balance"] for row in trial_balance(uow, store_id)["accounts"]}
-            net_sales = -(balance.get("4000", 0) + balance.get("4010", 0))
-            returns = balance.get("4020", 0)
-            cogs = balance.get("5000", 0)
-            table.add_row(store_id, _m(net_sales), _m(returns), _m(-balance.get("2100", 0)), _m(cogs),
-                          _m(net_sales - returns - cogs), _m(-balance.get("6200", 0)),
-                          str(open_exceptions.get(store_id, 0)))
-        console.print(table)
-        by_type = Counter(e["type"] for e in list_exceptions(uow, limit=100_000))
-        resolved = Counter(e["type"] for e in list_exceptions(uow, status="resolved", limit=100_000))
-        console.print("exceptions raised: " + ", ".join(
-            f"{kind} {count}" + (f" ({resolved[kind]} resolved by themselves)" if resolved[kind] else "")
-            for kind, count in sorted(by_type.items())))
-        from posledger.entrypoints.cli import _print_trial_balance
+    from posledger.entrypoints.cli import _print_trial_balance
 
-        _print_trial_balance(trial_balance(uow))
-        invariants = check_invariants(uow)
+    def read(uow: UnitOfWork) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]], dict[str, Any],
+                                       InvariantReport]:
+        stores = sorted(key for kind, key, _ in uow.master.snapshot_rows() if kind == "stores")
+        balances = {store_id: {row["account"]: row["balance"] for row in trial_balance(uow, store_id)["accounts"]}
+                    for store_id in stores}
+        return balances, list_exceptions(uow, limit=100_000), trial_balance(uow), check_invariants(uow)
+
+    balances, exceptions, consolidated, invariants = application.uow.run(read, read_only=True, operation="summary")
+    table = Table(title="Per-store summary")
+    table.add_column("store")
+    for column in ("net sales", "returns", "tax", "COGS", "margin", "cash over/short", "open exceptions"):
+        table.add_column(column, justify="right")
+    open_exceptions = Counter(e["store_id"] for e in exceptions if e["status"] == "open")
+    for store_id, balance in balances.items():
+        net_sales = -(balance.get("4000", 0) + balance.get("4010", 0))
+        returns = balance.get("4020", 0)
+        cogs = balance.get("5000", 0)
+        table.add_row(store_id, _m(net_sales), _m(returns), _m(-balance.get("2100", 0)), _m(cogs),
+                      _m(net_sales - returns - cogs), _m(-balance.get("6200", 0)),
+                      str(open_exceptions.get(store_id, 0)))
+    console.print(table)
+    by_type = Counter(e["type"] for e in exceptions)
+    resolved = Counter(e["type"] for e in exceptions if e["status"] == "resolved")
+    console.print("exceptions raised: " + ", ".join(
+        f"{kind} {count}" + (f" ({resolved[kind]} resolved by themselves)" if resolved[kind] else "")
+        for kind, count in sorted(by_type.items())))
+    _print_trial_balance(consolidated)
     verdict = "[green]hold[/green]" if invariants.ok else f"[red]BROKEN[/red] {invariants}"
     console.print(f"ledger invariants (balanced, GL 1300 = stock value per store, on hand = moves, "
                   f"exactly once, gapless invoices): {verdict}")

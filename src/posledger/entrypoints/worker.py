@@ -10,12 +10,11 @@ import threading
 import time
 from types import FrameType
 
-import psycopg
 from rich.console import Console
 
 from posledger.adapters.postgres.leases import PartitionLeases
-from posledger.app.ports import WriteConflict
 from posledger.app.posting import PostingEngine, PostingReport
+from posledger.app.retry import RetryLog, StorageUnavailable
 from posledger.bootstrap import App
 
 log = logging.getLogger("posledger.worker")
@@ -42,11 +41,13 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
               + (f", woken by NATS at {settings.nats_url}" if settings.nats_url else ""))
     if settings.nats_url:
         try:
-            asyncio.run(_run_with_nats(settings.nats_url, leases, engine, poll_seconds, out, stop))
+            asyncio.run(_run_with_nats(settings.nats_url, leases, engine, poll_seconds, out, stop,
+                                       application.retries))
         finally:
             leases.close()
         return
     owned: set[int] = set()
+    backoff = PartitionBackoff()
     rebalanced_at = 0.0
     posted_total = 0
     reported_at = time.monotonic()
@@ -60,7 +61,7 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
                 rebalanced_at = time.monotonic()
             busy = False
             for partition in sorted(owned):  # one batch each in turn: a busy store starves nobody
-                report = _one_batch(engine, partition)
+                report = _one_batch(engine, partition, backoff)
                 if report is not None:
                     posted_total += report.posted + report.parked
                     busy = busy or report.batches > 0
@@ -73,34 +74,68 @@ def run_worker(application: App, *, poll_seconds: float, out: Console,
         leases.close()
 
 
-def _one_batch(engine: PostingEngine, partition: int) -> PostingReport | None:
-    """One posting batch; None when the database is unreachable or the batch kept conflicting
-    (it rolled back; the next round tries again)."""
-    try:
-        return engine.run_batch(partition)
-    except (psycopg.OperationalError, WriteConflict) as error:
-        log.warning("partition %s: %s; retrying", partition, error)
-        time.sleep(0.2)
+class PartitionBackoff:
+    """A partition whose batch failed waits before its next try, doubling up to a cap, while
+    the worker's other partitions go on posting. Nothing is lost meanwhile: the batch rolled
+    back and its events are still pending in the log."""
+
+    def __init__(self, first: float = 0.2, cap: float = 10.0) -> None:
+        self._first, self._cap = first, cap
+        self._failures: dict[int, int] = {}
+        self._until: dict[int, float] = {}
+
+    def ready(self, partition: int) -> bool:
+        return time.monotonic() >= self._until.get(partition, 0.0)
+
+    def failed(self, partition: int) -> float:
+        count = self._failures[partition] = self._failures.get(partition, 0) + 1
+        delay = min(self._cap, self._first * 2.0 ** (count - 1))
+        self._until[partition] = time.monotonic() + delay
+        return delay
+
+    def succeeded(self, partition: int) -> None:
+        self._failures.pop(partition, None)
+        self._until.pop(partition, None)
+
+
+def _one_batch(engine: PostingEngine, partition: int, backoff: PartitionBackoff) -> PostingReport | None:
+    """One posting batch of ``partition``; None when it failed (it rolled back whole; the
+    partition backs off and the next round tries again). Transient errors were already retried
+    inside ``run_batch``; anything else is logged with its traceback and never ends the worker:
+    the other partitions keep posting."""
+    if not backoff.ready(partition):
         return None
+    try:
+        report = engine.run_batch(partition)
+    except StorageUnavailable as error:
+        log.warning("partition %s: %s; backing off %.1f s", partition, error, backoff.failed(partition))
+        return None
+    except Exception:
+        log.exception("partition %s: posting failed; backing off %.1f s", partition, backoff.failed(partition))
+        return None
+    backoff.succeeded(partition)
+    return report
 
 
-def _drain(engine: PostingEngine, partition: int) -> int:
-    """Post everything pending in ``partition``; returns how many events it handled."""
+def _drain(engine: PostingEngine, partition: int, backoff: PartitionBackoff) -> int:
+    """Post everything pending in ``partition`` (or until a batch fails); returns how many events
+    it handled."""
     handled = 0
     while True:
-        report = _one_batch(engine, partition)
+        report = _one_batch(engine, partition, backoff)
         if report is None:
-            continue
+            return handled
         handled += report.posted + report.parked
         if report.batches == 0:
             return handled
 
 
 async def _run_with_nats(nats_url: str, leases: PartitionLeases, engine: PostingEngine, poll_seconds: float,
-                         out: Console, stop: threading.Event) -> None:
+                         out: Console, stop: threading.Event, retries: RetryLog) -> None:
     from posledger.adapters.nats import PartitionConsumers
 
-    consumers = PartitionConsumers(nats_url)
+    consumers = PartitionConsumers(nats_url, retries)
+    backoff = PartitionBackoff()
     owned: set[int] = set()
     rebalanced_at = swept_at = reported_at = 0.0
     posted_total = 0
@@ -122,7 +157,7 @@ async def _run_with_nats(nats_url: str, leases: PartitionLeases, engine: Posting
             sweep = time.monotonic() - swept_at > 1.0
             for partition, messages in zip(partitions, fetched, strict=True):
                 if messages or sweep:
-                    posted_total += await asyncio.to_thread(_drain, engine, partition)
+                    posted_total += await asyncio.to_thread(_drain, engine, partition, backoff)
                 for message in messages:  # acknowledged once what they announce is posted
                     with contextlib.suppress(Exception):
                         await message.ack()

@@ -14,12 +14,25 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 from posledger.app.ports import UnitOfWorkFactory
+from posledger.app.retry import RetryLog, RetryPolicy
 
 log = logging.getLogger("posledger.nats")
 
 STREAM = "POSLEDGER_EVENTS"
 SUBJECTS = "posledger.events.*"
 DUPLICATE_WINDOW_SECONDS = 600.0
+
+
+# Publishing and fetching retry for ever (the log keeps the events); only the pace backs off.
+NATS_BACKOFF = RetryPolicy(first_delay=0.1, max_delay=5.0)
+
+
+def _nats_kind(error: BaseException) -> str:
+    if isinstance(error, NatsTimeout | TimeoutError):
+        return "nats_timeout"
+    if isinstance(error, ConnectionError | OSError) or "connect" in type(error).__name__.lower():
+        return "nats_connection"
+    return "nats_" + type(error).__name__
 
 
 def subject(partition: int) -> str:
@@ -49,10 +62,12 @@ class NatsRelay:
     also sweeps every second, so an event committed while NATS was down is published once NATS
     is back. Several ingest nodes may publish the same event: JetStream keeps one (Nats-Msg-Id)."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, url: str, batch: int = 1000) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, url: str, batch: int = 1000,
+                 retries: RetryLog | None = None) -> None:
         self._uow_factory = uow_factory
         self._url = url
         self._batch = batch
+        self._retries = retries
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="nats-relay", daemon=True)
@@ -71,28 +86,33 @@ class NatsRelay:
 
     async def _run(self) -> None:
         connection = None
+        failures = 0
         while not self._stop.is_set():
             try:
                 if connection is None or connection.is_closed:
                     connection = await connect(self._url)
                     await ensure_stream(connection.jetstream())
                 await self._publish_pending(connection.jetstream())
-            except Exception as error:  # NATS down or slow: the events wait in the log
-                log.warning("publishing to NATS failed (%s); retrying", error)
-                await asyncio.sleep(0.5)
+                failures = 0
+            except Exception as error:  # NATS down or slow, or the database: the events wait in the log
+                failures += 1
+                delay = NATS_BACKOFF.delay(failures)
+                kind = _nats_kind(error)
+                if self._retries is not None:
+                    self._retries.record("relay: publish", kind, error, failures)
+                log.warning("publishing to NATS failed (%s: %r); retrying in %.2f s", kind, error, delay)
+                await asyncio.sleep(delay)
             await asyncio.to_thread(self._wake.wait, 1.0)
             self._wake.clear()
         if connection is not None:
             await connection.close()
 
     def _take(self) -> list[tuple[str, int, int]]:
-        with self._uow_factory(read_only=True) as uow:
-            return uow.events.unpublished(self._batch)
+        return self._uow_factory.run(lambda uow: uow.events.unpublished(self._batch), read_only=True,
+                                     operation="relay: read unpublished")
 
     def _mark(self, offsets: list[int]) -> None:
-        with self._uow_factory() as uow:
-            uow.events.mark_published(offsets)
-            uow.commit()
+        self._uow_factory.run(lambda uow: uow.events.mark_published(offsets), operation="relay: mark published")
 
     async def _publish_pending(self, js: Any) -> None:
         while True:
@@ -112,8 +132,10 @@ class NatsRelay:
 class PartitionConsumers:
     """A worker's durable pull consumers, one per owned partition (``posledger-p<n>``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retries: RetryLog | None = None) -> None:
         self._url = url
+        self._retries = retries
+        self._failures = 0
         self._connection: Any = None
         self._subscriptions: dict[int, Any] = {}
         self._connecting = asyncio.Lock()
@@ -138,13 +160,19 @@ class PartitionConsumers:
                 subscription = await js.pull_subscribe(subject(partition), durable=f"posledger-p{partition}",
                                                        stream=STREAM, config=config)
                 self._subscriptions[partition] = subscription
-            return list(await subscription.fetch(batch=500, timeout=timeout))
+            messages = list(await subscription.fetch(batch=500, timeout=timeout))
+            self._failures = 0
+            return messages
         except (NatsTimeout, TimeoutError):  # nothing arrived in time: the normal quiet case
             return []
         except Exception as error:
-            log.warning("fetching partition %s from NATS failed (%r)", partition, error)
+            self._failures += 1
+            delay = max(timeout, NATS_BACKOFF.delay(self._failures))
+            if self._retries is not None:
+                self._retries.record(f"fetch partition {partition}", _nats_kind(error), repr(error), self._failures)
+            log.warning("fetching partition %s from NATS failed (%r); retrying in %.2f s", partition, error, delay)
             self._subscriptions.pop(partition, None)
-            await asyncio.sleep(timeout)
+            await asyncio.sleep(delay)
             return []
 
     def release(self, partition: int) -> None:

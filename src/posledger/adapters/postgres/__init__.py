@@ -1,5 +1,5 @@
 """PostgreSQL backend: the same SQL repositories over psycopg 3."""
 
-from posledger.adapters.postgres.store import PostgresUnitOfWork
+from posledger.adapters.postgres.store import PostgresUnitOfWork, upgrade
 
-__all__ = ["PostgresUnitOfWork"]
+__all__ = ["PostgresUnitOfWork", "upgrade"]

@@ -55,9 +55,12 @@ class PartitionLeases:
                 taken = connection.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_SPACE + partition,)).fetchone()
                 if taken and taken[0]:
                     self.owned.add(partition)
-        except psycopg.OperationalError:
-            log.exception("could not renew partition leases")
+        except psycopg.Error as error:  # the locks went with the session; take them again next round
+            log.warning("could not renew partition leases (%s); retrying next round",
+                        str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
             self.owned.clear()
+            if self._connection is not None:
+                self._connection.close()
             self._connection = None
         return set(self.owned)
 

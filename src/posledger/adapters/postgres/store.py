@@ -1,26 +1,39 @@
-"""PostgreSQL: a psycopg 3 connection, the schema, and the unit-of-work factory.
+"""PostgreSQL: a psycopg 3 connection, the schema migrations, and the unit-of-work factory.
 
 The repositories in ``adapters/sql`` are shared with SQLite; this module only supplies the
 ``Database`` handle (``?`` placeholders become ``%s``), transactions, id allocation from
-sequences, and the DDL.
+sequences, which errors are transient, and the migrations.
+
+Schema changes and running processes: only ``posledger db upgrade`` changes the schema. It
+holds the *schema gate* (an advisory lock) exclusively while it migrates; every transaction of
+every posledger process takes the same lock shared as its first statement. So an upgrade waits
+for the transactions in flight, the transactions that start meanwhile wait for the upgrade
+(they pause and resume; none deadlocks against DDL), and a process starting during an upgrade
+sees the gate taken and waits for it, saying so. At start-up a process only *reads* the schema
+version, and refuses to run on another version than its own, naming the command to run.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
-from functools import lru_cache
-from importlib import resources
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from typing import Any
 
 import psycopg
 import psycopg.errors
 
 from posledger.adapters.sql.database import Row
-from posledger.adapters.sql.unit_of_work import SqlUnitOfWork
+from posledger.adapters.sql.migrations import Migration, SchemaMismatch, load_migrations, pending
+from posledger.adapters.sql.unit_of_work import RetryingFactory, SqlUnitOfWork
+from posledger.app.retry import DEFAULT_POLICY, RetryLog, RetryPolicy
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("posledger.postgres")
 _SEQUENCES = {("events", '"offset"'): "events_offset_seq"}
 
 
@@ -66,63 +79,248 @@ class PostgresDatabase:
         return [int(row[0]) for row in rows]
 
 
-def _migrate(connection: psycopg.Connection[Any]) -> None:
-    schema = resources.files("posledger.adapters.postgres").joinpath("schema.sql").read_text()
-    with connection.transaction():
-        # Two processes starting at once: the advisory lock makes the second wait, then find
-        # everything in place.
-        connection.execute("SELECT pg_advisory_xact_lock(7262534)")
-        connection.execute(schema)
-        row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        if row is None or row[0] is None:
-            connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise RuntimeError(f"database schema {row[0]} is newer than this posledger ({SCHEMA_VERSION})")
+# ---------------------------------------------------------------------------------------- errors
+
+# SQLSTATEs that say "the transaction failed, not the work": run it again.
+_TRANSIENT_SQLSTATES = {
+    "40001": "serialization_failure",
+    "40P01": "deadlock",
+    "40003": "commit_unknown",
+    "55P03": "lock_timeout",
+    "57014": "query_canceled",
+    "57P01": "admin_shutdown",
+    "57P02": "crash_shutdown",
+    "57P03": "cannot_connect_now",
+    "53300": "too_many_connections",
+}
 
 
-class PostgresUnitOfWork:
+def transient_kind(error: BaseException) -> str | None:
+    """The kind of a transient PostgreSQL failure, or None. Connection failures (class 08, or a
+    libpq error with no SQLSTATE: refused, reset, closed) are transient; a wrong password or a
+    missing database (they carry a SQLSTATE of their own) is not."""
+    if not isinstance(error, psycopg.Error):
+        return None
+    state = error.sqlstate
+    if state in _TRANSIENT_SQLSTATES:
+        return _TRANSIENT_SQLSTATES[state]
+    if state is not None:
+        return "connection" if state.startswith("08") else None
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return "connection"
+    return None
+
+
+# ------------------------------------------------------------------------------ the schema gate
+
+_GATE_CLASS = 7262534  # pg_advisory_lock(int, int): (this, the schema's crc32) is the gate
+
+
+def _gate_key(schema: str | None) -> tuple[int, int]:
+    """One gate per schema (tests give each run a schema of its own in one database)."""
+    return _GATE_CLASS, zlib.crc32((schema or "").encode()) & 0x7FFFFFFF
+
+
+@cache
+def postgres_migrations() -> tuple[Migration, ...]:
+    return tuple(load_migrations("posledger.adapters.postgres"))
+
+
+def latest_version() -> int:
+    return postgres_migrations()[-1].version
+
+
+def _options(schema: str | None) -> str:
+    return f"-c search_path={schema}" if schema else ""
+
+
+def current_version(connection: psycopg.Connection[Any]) -> int:
+    """The schema version recorded in the database; 0 when it has no posledger schema."""
+    row = connection.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return 0
+    row = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def connect(url: str, *, schema: str | None = None, autocommit: bool = False, timeout: float = 120.0,
+            sleep: Callable[[float], None] = time.sleep, application_name: str = "posledger"
+            ) -> psycopg.Connection[Any]:
+    """Connect, waiting up to ``timeout`` seconds while the server is unreachable or starting
+    (with a log line each time). An error a wait cannot fix (a wrong password, no such database)
+    is raised at once."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=autocommit, options=_options(schema), connect_timeout=5,
+                                   application_name=application_name)
+        except psycopg.OperationalError as error:
+            kind = transient_kind(error)
+            if kind is None or time.monotonic() + delay > deadline:
+                raise
+            log.warning("PostgreSQL at %s is unreachable (%s); retrying in %.1f s", url.split("@")[-1],
+                        str(error).strip().splitlines()[0] if str(error).strip() else kind, delay)
+            sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def await_schema(connection: psycopg.Connection[Any], *, schema: str | None = None, expected: int | None = None,
+                 sleep: Callable[[float], None] = time.sleep, say: Callable[[str], None] | None = None) -> int:
+    """Return the schema version once no upgrade is running and it is ``expected``; while an
+    upgrade runs, wait (saying so); on another version raise ``SchemaMismatch``. Reads only."""
+    expected = latest_version() if expected is None else expected
+    say = say or log.warning
+    key = _gate_key(schema)
+    waited = 0.0
+    while True:
+        with connection.transaction():
+            free = connection.execute("SELECT pg_try_advisory_xact_lock_shared(%s, %s)", key).fetchone()
+            if free and free[0]:
+                found = current_version(connection)
+                break
+        if waited == 0.0 or waited % 10 < 0.5:
+            say(f"waiting for a schema upgrade (`posledger db upgrade`) to finish before starting "
+                f"({waited:.0f} s so far)")
+        sleep(0.5)
+        waited += 0.5
+    if found != expected:
+        raise SchemaMismatch(found, expected)
+    return found
+
+
+@dataclass
+class UpgradeReport:
+    before: int
+    after: int
+    applied: list[tuple[str, float]] = field(default_factory=list)  # label, seconds
+
+
+def upgrade(url: str, *, schema: str | None = None, migrations: Sequence[Migration] | None = None,
+            progress: Callable[[str], None] | None = None) -> UpgradeReport:
+    """Apply the pending migrations, each in its own transaction, holding the schema gate.
+
+    Running processes pause at their next transaction and resume when it is done. Two upgrades
+    at once: the second waits at the gate, then finds nothing left to do."""
+    migrations = list(migrations if migrations is not None else postgres_migrations())
+    latest = migrations[-1].version
+    say = progress or (lambda message: None)
+    connection = connect(url, schema=schema, autocommit=True, application_name="posledger db upgrade")
+    try:
+        if schema:
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        before = current_version(connection)
+        if before > latest:
+            raise SchemaMismatch(before, latest)
+        report = UpgradeReport(before, before)
+        if before == latest:
+            return report
+        say(f"waiting for running transactions to finish (the schema gate), then migrating {before} -> {latest}")
+        key = _gate_key(schema)
+        connection.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            for migration in pending(migrations, current_version(connection)):
+                started = time.monotonic()
+                say(f"applying {migration.label}")
+                with connection.transaction():
+                    connection.execute(migration.sql.encode())
+                    connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (migration.version,))
+                report.applied.append((migration.label, time.monotonic() - started))
+                report.after = migration.version
+            report.after = current_version(connection)
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        return report
+    finally:
+        connection.close()
+
+
+def status(url: str, *, schema: str | None = None) -> dict[str, Any]:
+    """The database's schema version, this release's, what is pending, whether an upgrade runs."""
+    with connect(url, schema=schema, autocommit=True, timeout=10) as connection:
+        found = current_version(connection)
+        row = connection.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = "
+                                 "'ExclusiveLock' AND classid = %s AND objid = %s AND objsubid = 2",
+                                 _gate_key(schema)).fetchone()
+    return {"database": found, "expected": latest_version(),
+            "pending": [m.label for m in pending(list(postgres_migrations()), found)],
+            "upgrade_running": bool(row and row[0])}
+
+
+# ---------------------------------------------------------------------------- the unit of work
+
+
+class PostgresUnitOfWork(RetryingFactory):
     """The unit-of-work factory for one PostgreSQL database (``url``, a libpq URL).
 
     One connection per factory, one transaction at a time (threads queue on a lock), as with
-    SQLite; several processes each hold their own connection."""
+    SQLite; several processes each hold their own connection. Opening it waits for the server
+    (``startup_timeout``) and for a running upgrade, then checks the schema version; it never
+    changes the schema (``upgrade`` does)."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, retries: RetryLog | None = None,
+                 policy: RetryPolicy = DEFAULT_POLICY, startup_timeout: float = 120.0,
+                 say: Callable[[str], None] | None = None, application_name: str = "posledger") -> None:
         self.url = url
-        self._options = f"-c search_path={schema}" if schema else ""
-        connection: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True, options=self._options)
-        if schema:
-            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        _migrate(connection)
+        self.schema = schema
+        self.retries = retries or RetryLog()
+        self.policy = policy
+        self._options = _options(schema)
+        self._gate = _gate_key(schema)
+        self._application_name = application_name  # who is who in pg_stat_activity
+        connection = connect(url, schema=schema, autocommit=True, timeout=startup_timeout,
+                             application_name=application_name)
+        try:
+            self.expected_schema_version = await_schema(connection, schema=schema, say=say)
+        except BaseException:
+            connection.close()
+            raise
         connection.autocommit = False
         self._connection = connection
         self._db = PostgresDatabase(connection)
         self._lock = threading.RLock()
+
+    def transient_kind(self, error: BaseException) -> str | None:
+        return transient_kind(error)
+
+    def recorded_version(self) -> int:
+        return current_version(self._connection)
 
     def _reconnect_if_broken(self) -> None:
         """A terminated backend or a restarted server breaks the connection: open a new one.
         The transaction that was running is gone (rolled back by the server), so nothing is lost."""
         if not (self._connection.broken or self._connection.closed):
             return
-        self._connection = psycopg.connect(self.url, autocommit=False, options=self._options)
+        self._connection = psycopg.connect(self.url, autocommit=False, options=self._options, connect_timeout=5,
+                                           application_name=self._application_name)
         self._db.connection = self._connection
+
+    def _abandon(self) -> None:
+        """End whatever transaction is open; a connection that cannot even roll back is closed,
+        and the next transaction opens a new one."""
+        try:
+            if not (self._connection.broken or self._connection.closed):
+                self._connection.rollback()
+        except psycopg.Error:
+            self._connection.close()
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         def begin() -> None:
             self._lock.acquire()
             try:
                 self._reconnect_if_broken()
+                # Shared hold on the schema gate for this transaction: waits while an upgrade runs.
+                self._connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
             except BaseException:
+                self._abandon()
                 self._lock.release()
                 raise
 
         def commit() -> None:
             self._connection.commit()
 
-        def rollback() -> None:
-            if not self._connection.broken:
-                self._connection.rollback()
-
-        return SqlUnitOfWork(self._db, begin, commit, rollback, self._lock.release)
+        return SqlUnitOfWork(self._db, begin, commit, self._abandon, self._lock.release)
 
     def close(self) -> None:
         self._connection.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from posledger.adapters.sql.database import Database
 from posledger.adapters.sql.repositories import (
@@ -16,6 +18,9 @@ from posledger.adapters.sql.repositories import (
     SqlReservations,
     SqlTokens,
 )
+from posledger.app.retry import RetryLog, RetryPolicy, run_transaction
+
+T = TypeVar("T")
 
 
 class SqlUnitOfWork:
@@ -55,3 +60,36 @@ class SqlUnitOfWork:
         if self._open:
             self._rollback()
             self._open = False
+
+
+class RetryingFactory(ABC):
+    """What the SQL backends' unit-of-work factories share: ``run`` (the port's retrying entry
+    point) over their own ``__call__`` and their own idea of which errors are transient."""
+
+    retries: RetryLog
+    policy: RetryPolicy
+
+    @abstractmethod
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A unit of work (not retried)."""
+
+    @abstractmethod
+    def transient_kind(self, error: BaseException) -> str | None:
+        """A short name for a transient failure of this backend (``deadlock``,
+        ``connection``...), or None when retrying would not help."""
+
+    @abstractmethod
+    def recorded_version(self) -> int:
+        """The schema version the database records (inside a unit of work)."""
+
+    def current_schema_version(self) -> int:
+        """The version recorded now, in one attempt (for /health: an upgrade may have run since
+        start-up; such a process keeps working, migrations only add)."""
+        with self(read_only=True):
+            return self.recorded_version()
+
+    def run(self, work: Callable[[SqlUnitOfWork], T], *, read_only: bool = False,
+            operation: str = "transaction") -> T:
+        return run_transaction(lambda ro: self(read_only=ro), work, read_only=read_only,  # type: ignore[arg-type]
+                               operation=operation, classify=self.transient_kind, policy=self.policy,
+                               retries=self.retries)

@@ -1,23 +1,34 @@
-"""SQLite: connection set-up (WAL, synchronous=FULL), schema, and the unit-of-work factory.
+"""SQLite: connection set-up (WAL, synchronous=FULL), migrations, and the unit-of-work factory.
 
 Durability: with ``synchronous=FULL`` in WAL mode, a transaction is on disk when COMMIT
 returns, so "accepted" means what it says even across power loss. Write transactions start
 with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing mid-way.
+
+The embedded file belongs to one process (and the commands an operator runs beside it), so
+opening it applies pending migrations, each in its own ``BEGIN IMMEDIATE`` transaction; a file
+from a newer posledger is refused.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from importlib import resources
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from posledger.adapters.sql.database import Row
-from posledger.adapters.sql.unit_of_work import SqlUnitOfWork
-
-SCHEMA_VERSION = 1
+from posledger.adapters.sql.migrations import (
+    Migration,
+    SchemaMismatch,
+    load_migrations,
+    pending,
+    sqlite_statements,
+)
+from posledger.adapters.sql.unit_of_work import RetryingFactory, SqlUnitOfWork
+from posledger.app.retry import DEFAULT_POLICY, RetryLog, RetryPolicy
 
 
 class SqliteDatabase:
@@ -49,7 +60,7 @@ class SqliteDatabase:
         return list(range(int(row[0]) + 1, int(row[0]) + 1 + count))
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def connect(path: str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
@@ -60,28 +71,82 @@ def _connect(path: str) -> sqlite3.Connection:
     return connection
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Create what is missing. Every statement is idempotent, so two processes opening a new
-    file at once both succeed."""
-    schema = resources.files("posledger.adapters.sqlite").joinpath("schema.sql").read_text()
-    connection.executescript("BEGIN IMMEDIATE;" + schema + "COMMIT;")
-    row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    if row is None or row[0] is None:
-        connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-    elif row[0] > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema {row[0]} is newer than this posledger ({SCHEMA_VERSION})")
+@cache
+def sqlite_migrations() -> tuple[Migration, ...]:
+    return tuple(load_migrations("posledger.adapters.sqlite"))
 
 
-class SqliteUnitOfWork:
+def current_version(connection: sqlite3.Connection) -> int:
+    """The schema version recorded in the file; 0 when it has no posledger schema yet."""
+    if connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone() is None:
+        return 0
+    row = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+def upgrade(connection: sqlite3.Connection, migrations: Sequence[Migration] | None = None,
+            progress: Callable[[str], None] | None = None) -> list[tuple[str, float]]:
+    """Apply pending migrations, each with its ``schema_version`` row in one transaction, the
+    version re-read under the write lock (two processes opening a new file at once: the second
+    finds the work done). Returns what was applied, with seconds."""
+    migrations = list(migrations if migrations is not None else sqlite_migrations())
+    latest = migrations[-1].version
+    found = current_version(connection)
+    if found > latest:
+        raise SchemaMismatch(found, latest)
+    applied: list[tuple[str, float]] = []
+    for migration in pending(migrations, found):
+        started = time.monotonic()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            if current_version(connection) < migration.version:
+                if progress is not None:
+                    progress(f"applying {migration.label}")
+                for statement in sqlite_statements(migration.sql):
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version (version) VALUES (?)", (migration.version,))
+                applied.append((migration.label, time.monotonic() - started))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return applied
+
+
+def transient_kind(error: BaseException) -> str | None:
+    """SQLite's only transient failure: another connection held the lock past busy_timeout."""
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        if "locked" in text or "busy" in text:
+            return "busy"
+    return None
+
+
+class SqliteUnitOfWork(RetryingFactory):
     """The unit-of-work factory for one SQLite file. One connection, one transaction at a time
     (a lock serialises threads); SQLite itself serialises processes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, retries: RetryLog | None = None,
+                 policy: RetryPolicy = DEFAULT_POLICY) -> None:
         self.path = str(path)
-        self._connection = _connect(self.path)
-        _migrate(self._connection)
+        self.retries = retries or RetryLog()
+        self.policy = policy
+        self._connection = connect(self.path)
+        try:
+            upgrade(self._connection)
+        except BaseException:
+            self._connection.close()
+            raise
+        self.expected_schema_version = sqlite_migrations()[-1].version
         self._db = SqliteDatabase(self._connection)
         self._lock = threading.RLock()
+
+    def transient_kind(self, error: BaseException) -> str | None:
+        return transient_kind(error)
+
+    def recorded_version(self) -> int:
+        return current_version(self._connection)
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         connection = self._connection
@@ -98,7 +163,8 @@ class SqliteUnitOfWork:
             connection.execute("COMMIT")
 
         def rollback() -> None:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
 
         return SqlUnitOfWork(self._db, begin, commit, rollback, self._lock.release)
 

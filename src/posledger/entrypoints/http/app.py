@@ -39,6 +39,7 @@ from posledger.app.queries import (
     trial_balance,
 )
 from posledger.app.reservations import NotAvailable, release, reserve
+from posledger.app.retry import StorageUnavailable
 from posledger.bootstrap import App
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
@@ -119,7 +120,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     if application.settings.nats_url:
         from posledger.adapters.nats import NatsRelay
 
-        relay = NatsRelay(application.uow, application.settings.nats_url)
+        relay = NatsRelay(application.uow, application.settings.nats_url, retries=application.retries)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -198,6 +199,13 @@ def _install_error_handlers(api: FastAPI) -> None:
         return problem_response(ProblemError(error.status_code, code, str(error.detail), str(error.detail)),
                                 dict(error.headers or {}))
 
+    @api.exception_handler(StorageUnavailable)
+    async def _unavailable(_: Request, error: StorageUnavailable) -> JSONResponse:
+        # Transient (a deadlock, a database restart) and retried already; the client retries later.
+        return problem_response(ProblemError(503, "storage_unavailable", "Storage unavailable",
+                                             f"the database did not answer in time ({error.kind}); nothing was "
+                                             "stored: send the request again"), {"Retry-After": "1"})
+
     @api.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)
@@ -271,8 +279,7 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
 
     @api.get("/v1/events/{event_id}", summary="An event's status and what it posted")
     def get_event(event_id: str, principal: Auth) -> dict[str, Any]:
-        with application.uow(read_only=True) as uow:
-            status = event_status(uow, event_id)
+        status = application.uow.run(lambda uow: event_status(uow, event_id), read_only=True, operation="read")
         if status is None:
             raise ProblemError(404, "not_found", "No such event", f"no event {event_id} was received", "event_id")
         principal.require_read(status.get("store_id") or principal.store_id)
@@ -319,8 +326,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
 
     @api.get("/v1/catalog", summary="Items, tax rules and promotions changed since a version")
     def get_catalog(principal: Auth, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
-        with application.uow(read_only=True) as uow:
-            return catalog_since(uow, since)
+        return application.uow.run(lambda uow: catalog_since(uow, since), read_only=True, operation="read")
 
     @api.post("/v1/tokens", status_code=201, summary="Create an API token (shown once)")
     def post_token(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
@@ -341,8 +347,9 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                           from_: Annotated[str | None, Query(alias="from")] = None,
                           to: str | None = None) -> dict[str, Any]:
         principal.require_read(store_id)
-        with application.uow(read_only=True) as uow:
-            return trial_balance(uow, store_id, _day(from_, "from"), _day(to, "to"))
+        first, last = _day(from_, "from"), _day(to, "to")
+        return application.uow.run(lambda uow: trial_balance(uow, store_id, first, last), read_only=True,
+                                   operation="trial balance")
 
     @api.get("/v1/ledger/entries", summary="Journal lines with their event_id (cursor paginated)")
     def get_entries(principal: Auth, account: str | None = None, store_id: str | None = None,
@@ -352,10 +359,10 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
             store_id = principal.store_id
         principal.require_read(store_id)
         after = _cursor(cursor)
-        with application.uow(read_only=True) as uow:
-            lines = uow.queries.entry_lines(account=account, store_id=store_id,
-                                            business_day=_day(business_day, "business_day"),
-                                            event_id=event_id, after=after, limit=limit)
+        day = _day(business_day, "business_day")
+        lines = application.uow.run(lambda uow: uow.queries.entry_lines(
+            account=account, store_id=store_id, business_day=day, event_id=event_id, after=after, limit=limit),
+            read_only=True, operation="entries")
         rows = [{"entry_id": ln.entry_id, "line_no": ln.line_no, "event_id": ln.event_id,
                  "account": ln.account, "debit": ln.debit, "credit": ln.credit, "store_id": ln.store_id,
                  "business_day": ln.business_day, "register_id": ln.register_id, "memo": ln.memo}
@@ -365,9 +372,9 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
 
     @api.get("/v1/stock/{sku}", summary="On hand, reserved, ATP, unit cost and value")
     def get_stock(sku: str, principal: Auth, location_id: str | None = None) -> dict[str, Any]:
-        with application.uow(read_only=True) as uow:
-            rows = uow.queries.stock(sku, location_id)
-            report = stock_report(uow, sku, location_id)["stock"]
+        rows, report = application.uow.run(
+            lambda uow: (uow.queries.stock(sku, location_id), stock_report(uow, sku, location_id)["stock"]),
+            read_only=True, operation="stock")
         if principal.role in ("device", "manager"):
             allowed = {row.location_id for row in rows if row.store_id == principal.store_id}
             if location_id is not None and rows and location_id not in allowed:
@@ -414,8 +421,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     @api.get("/v1/invoices/{number}", summary="An invoice or credit note: JSON, PDF or UBL XML by Accept",
              responses=invoice_responses)
     def get_invoice(number: str, principal: Auth, request: Request) -> Response:
-        with application.uow(read_only=True) as uow:
-            document = uow.queries.document(number)
+        document = application.uow.run(lambda uow: uow.queries.document(number), read_only=True, operation="read")
         if document is None:
             raise ProblemError(404, "not_found", "No such document", f"no invoice or credit note {number}", "number")
         principal.require_read(document.draft.store_id)
@@ -439,8 +445,9 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if store_id is None and principal.role in ("device", "manager"):
             store_id = principal.store_id
         principal.require_read(store_id)
-        with application.uow(read_only=True) as uow:
-            return {"exceptions": list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit)}
+        found = application.uow.run(lambda uow: list_exceptions(uow, status=status, type=type, store_id=store_id,
+                                                                limit=limit), read_only=True, operation="exceptions")
+        return {"exceptions": found}
 
     @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason")
     def post_resolve(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], document: dict[str, Any],
@@ -463,8 +470,8 @@ def _require_location(application: App, principal: Principal, location_id: str) 
     if principal.role in ("finance", "admin"):
         return
     principal.require("device", "manager")
-    with application.uow(read_only=True) as uow:
-        location = snapshot(uow, ("stores", "locations")).location(location_id)
+    location = application.uow.run(lambda uow: snapshot(uow, ("stores", "locations")).location(location_id),
+                                   read_only=True, operation="locations")
     if location is None or location.store_id != principal.store_id:
         raise Forbidden(f"location {location_id} is not in store {principal.store_id}")
 
@@ -480,8 +487,9 @@ def _cursor(cursor: str | None) -> tuple[int, int]:
 
 
 def _count_open(application: App) -> dict[str, int]:
-    with application.uow(read_only=True) as uow:
-        return dict(Counter(e.type for e in uow.exceptions.list(status="open", limit=1_000_000)))
+    return application.uow.run(lambda uow: dict(Counter(e.type for e in uow.exceptions.list(status="open",
+                                                                                           limit=1_000_000))),
+                               read_only=True, operation="open exceptions")
 
 
 def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker) -> None:
@@ -493,13 +501,17 @@ def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: Postin
              responses={200: {"description": "Ready"}, 503: {"description": "Alive but not ready"}})
     def get_health() -> JSONResponse:
         """Live: the process answers. Ready: the database answers, the posting worker runs,
-        and the oldest accepted-but-unposted event is younger than the lag limit."""
+        and the oldest accepted-but-unposted event is younger than the lag limit. Also: the
+        database's schema version against this release's, and the transient errors this process
+        retried (counts per kind, the last one). One attempt each: a health check reports, it
+        does not wait out a failure."""
         checks: dict[str, Any] = {"worker": worker.alive or not api.state.start_worker}
         lag_seconds = 0.0
         try:
             with application.uow(read_only=True) as uow:
                 pending = uow.events.counts().get("accepted", 0)
                 oldest = uow.events.oldest_pending()
+            checks["schema_version"] = application.schema_version()
             checks["database"] = True
             if oldest is not None:
                 lag_seconds = max(0.0, time.time() - datetime.fromisoformat(oldest).timestamp())
@@ -510,6 +522,8 @@ def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: Postin
         checks["pending_events"] = pending
         checks["posting_lag_seconds"] = round(lag_seconds, 3)
         checks["posting_lag_limit_seconds"] = READY_LAG_SECONDS
+        checks["schema_version_expected"] = application.uow.expected_schema_version
+        checks["retries"] = application.retries.snapshot()
         ready = bool(checks["database"]) and bool(checks["worker"]) and lag_seconds <= READY_LAG_SECONDS
         return JSONResponse({"live": True, "ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

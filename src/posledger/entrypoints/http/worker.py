@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from posledger.app.posting import PostingEngine
+from posledger.app.retry import StorageUnavailable
 
 log = logging.getLogger("posledger.worker")
 
@@ -58,6 +59,10 @@ class PostingWorker:
                         self._on_lag(max(0.0, now - datetime.fromisoformat(accepted_at).timestamp()))
                     if report.batches == 0:
                         break
+            except StorageUnavailable as error:  # retried to the bound already; wait and go round
+                self.failures += 1
+                log.warning("posting paused: %s; trying again in 1 s", error)
+                time.sleep(1.0)
             except Exception:  # keep posting alive; the error is logged and counted
                 self.failures += 1
                 log.exception("posting batch failed; retrying")

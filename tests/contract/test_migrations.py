@@ -1,0 +1,208 @@
+"""Versioned migrations: only `db upgrade` changes a PostgreSQL schema; processes read the
+version at start-up, wait while an upgrade runs, refuse another version, and pause (not fail)
+while an upgrade runs under them. The SQLite file upgrades itself on open."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from posledger.adapters.sql.migrations import Migration, SchemaMismatch, sqlite_statements
+from posledger.adapters.sqlite import SqliteUnitOfWork
+from posledger.adapters.sqlite import store as sqlite_store
+from posledger.app.ingest import ingest
+from posledger.app.master_data import load_master_data
+from tests.contract.conftest import POSTGRES_URL, postgres_or_skip
+from tests.support.builders import MASTER, line, sale, tender
+from tests.support.harness import FixedClock
+
+# ------------------------------------------------------------------------------------- SQLite
+
+
+def test_a_new_sqlite_file_gets_every_migration_and_opening_it_again_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    factory = SqliteUnitOfWork(path)
+    latest = sqlite_store.sqlite_migrations()[-1].version
+    assert factory.current_schema_version() == latest == factory.expected_schema_version
+    factory.close()
+    SqliteUnitOfWork(path).close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(v,) for v in range(1, latest + 1)]
+
+
+def test_a_file_made_before_versioned_migrations_is_taken_as_version_1(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as connection:  # what the single idempotent script used to leave
+        connection.executescript(sqlite_store.sqlite_migrations()[0].sql)
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (1)")
+    factory = SqliteUnitOfWork(path)
+    assert factory.current_schema_version() == sqlite_store.sqlite_migrations()[-1].version
+    factory.close()
+
+
+def test_a_sqlite_file_from_a_newer_posledger_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    SqliteUnitOfWork(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO schema_version VALUES (999)")
+    with pytest.raises(SchemaMismatch, match="newer than this posledger knows") as raised:
+        SqliteUnitOfWork(path)
+    assert raised.value.found == 999
+
+
+def test_a_sqlite_migration_that_fails_leaves_the_file_at_the_version_before(tmp_path: Path) -> None:
+    path = tmp_path / "failing.db"
+    SqliteUnitOfWork(path).close()
+    migrations = [*sqlite_store.sqlite_migrations(),
+                  Migration(len(sqlite_store.sqlite_migrations()) + 1, "adds_then_fails",
+                            "ALTER TABLE events ADD COLUMN note TEXT;\nSELECT * FROM no_such_table;\n")]
+    connection = sqlite_store.connect(str(path))
+    with pytest.raises(sqlite3.OperationalError):
+        sqlite_store.upgrade(connection, migrations)
+    columns = [row[1] for row in connection.execute("PRAGMA table_info(events)")]
+    assert "note" not in columns
+    assert sqlite_store.current_version(connection) == migrations[-2].version
+    connection.close()
+
+
+def test_sqlite_scripts_split_into_whole_statements_triggers_included() -> None:
+    script = """-- a comment
+CREATE TABLE a (x INTEGER); -- trailing
+CREATE TRIGGER t AFTER INSERT ON a BEGIN
+    UPDATE a SET x = x + 1;
+END;
+INSERT INTO a VALUES (1);
+-- the end
+"""
+    statements = sqlite_statements(script)
+    assert len(statements) == 3
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+
+
+# --------------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    postgres_or_skip()
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _pg() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+def test_a_process_refuses_a_database_without_schema_and_names_the_command(pg_schema: str) -> None:
+    from posledger.adapters.postgres import PostgresUnitOfWork
+
+    with _pg() as connection:
+        connection.execute(f'CREATE SCHEMA "{pg_schema}"')
+    with pytest.raises(SchemaMismatch, match="run `posledger db upgrade`"):
+        PostgresUnitOfWork(POSTGRES_URL, schema=pg_schema)
+    with _pg() as connection:  # the refusal only read: nothing was created
+        tables = connection.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s",
+                                    (pg_schema,)).fetchone()
+    assert tables == (0,)
+
+
+def test_upgrade_applies_each_migration_once_and_reports_it(pg_schema: str) -> None:
+    from posledger.adapters.postgres import store
+
+    first = store.upgrade(POSTGRES_URL, schema=pg_schema)
+    assert first.before == 0 and first.after == store.latest_version()
+    assert [label for label, _ in first.applied] == [m.label for m in store.postgres_migrations()]
+    again = store.upgrade(POSTGRES_URL, schema=pg_schema)
+    assert again.applied == [] and again.after == store.latest_version()
+    status = store.status(POSTGRES_URL, schema=pg_schema)
+    assert status == {"database": store.latest_version(), "expected": store.latest_version(), "pending": [],
+                      "upgrade_running": False}
+
+
+def test_a_database_from_a_newer_posledger_is_refused(pg_schema: str) -> None:
+    from posledger.adapters.postgres import PostgresUnitOfWork, store
+
+    store.upgrade(POSTGRES_URL, schema=pg_schema)
+    with _pg() as connection:
+        connection.execute(f'INSERT INTO "{pg_schema}".schema_version VALUES (999)')
+    with pytest.raises(SchemaMismatch, match="newer than this posledger knows"):
+        PostgresUnitOfWork(POSTGRES_URL, schema=pg_schema)
+    with pytest.raises(SchemaMismatch):
+        store.upgrade(POSTGRES_URL, schema=pg_schema)
+
+
+def test_a_process_starting_during_an_upgrade_waits_for_it_and_says_so(pg_schema: str) -> None:
+    from posledger.adapters.postgres import PostgresUnitOfWork, store
+
+    store.upgrade(POSTGRES_URL, schema=pg_schema)
+    said: list[str] = []
+    opened: list[PostgresUnitOfWork] = []
+    with _pg() as upgrader:  # holds the gate as `db upgrade` does
+        upgrader.execute("SELECT pg_advisory_lock(%s, %s)", store._gate_key(pg_schema))
+        starting = threading.Thread(target=lambda: opened.append(
+            PostgresUnitOfWork(POSTGRES_URL, schema=pg_schema, say=said.append)))
+        starting.start()
+        time.sleep(1.5)
+        assert not opened and said and "waiting for a schema upgrade" in said[0]
+        assert store.status(POSTGRES_URL, schema=pg_schema)["upgrade_running"] is True
+        upgrader.execute("SELECT pg_advisory_unlock(%s, %s)", store._gate_key(pg_schema))
+    starting.join(10)
+    assert opened, "the process started once the upgrade was over"
+    opened[0].close()
+
+
+def test_transactions_pause_while_an_upgrade_migrates_and_resume_after(pg_schema: str) -> None:
+    """A migration that takes 1.5 s while a writer ingests in a loop: the writer's commits stop
+    for the migration (none fails, none deadlocks against the DDL) and go on after it."""
+    from posledger.adapters.postgres import PostgresUnitOfWork, store
+
+    store.upgrade(POSTGRES_URL, schema=pg_schema)
+    factory = PostgresUnitOfWork(POSTGRES_URL, schema=pg_schema)
+    clock = FixedClock()
+    load_master_data(factory, MASTER, clock=clock)
+    commits: list[float] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            event = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], receipt_no=f"P-{number}")
+            try:
+                ingest(factory, [event], clock=clock)
+            except BaseException as error:  # noqa: BLE001 - the test reports it
+                failures.append(error)
+                return
+            commits.append(time.monotonic())
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    time.sleep(0.5)
+    slow = Migration(store.latest_version() + 1, "slow_column",
+                     "SELECT pg_sleep(1.5);\nALTER TABLE journal_lines ADD COLUMN IF NOT EXISTS note TEXT;")
+    started = time.monotonic()
+    report = store.upgrade(POSTGRES_URL, schema=pg_schema, migrations=[*store.postgres_migrations(), slow])
+    ended = time.monotonic()
+    time.sleep(0.5)
+    stop.set()
+    thread.join(10)
+    factory.close()
+    assert not failures, failures
+    assert report.after == slow.version
+    during = [at for at in commits if started + 0.3 < at < ended - 0.1]
+    assert not during, f"{len(during)} commits while the migration held the gate"
+    assert any(at > ended for at in commits), "the writer resumed after the upgrade"
+    assert any(at < started for at in commits)
