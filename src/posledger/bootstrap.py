@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from posledger.adapters.sqlite import SqliteUnitOfWork
@@ -83,11 +84,13 @@ def schema_status(settings: Settings) -> dict[str, Any]:
     from posledger.adapters.sql.migrations import pending
     from posledger.adapters.sqlite import store as sqlite
 
-    connection = sqlite.connect(settings.db_path)
-    try:
-        found = sqlite.current_version(connection)
-    finally:
-        connection.close()
+    found = 0
+    if Path(settings.db_path).exists():  # a status check creates no file
+        connection = sqlite.connect(settings.db_path)
+        try:
+            found = sqlite.current_version(connection)
+        finally:
+            connection.close()
     migrations = list(sqlite.sqlite_migrations())
     return {"database": found, "expected": migrations[-1].version,
             "pending": [m.label for m in pending(migrations, found)], "upgrade_running": False}

@@ -260,3 +260,13 @@ def test_lone_surrogates_and_nul_characters_are_rejected_not_stored_and_stop_not
     assert [r.status for r in results] == ["rejected", "rejected", "rejected", "accepted"]
     assert results[1].problem is not None and "surrogate" in results[1].problem.detail
     assert hub.post().posted == 1
+
+
+def test_reserving_again_for_the_same_order_replaces_the_reservation(hub: Hub) -> None:
+    """A client's retry of a reservation (its first answer lost) answers the same, not 409."""
+    hub.send_and_post(receive("A", 10, 600))
+    first = reserve(hub.uow, "ORD-R", "A", "S1", 6, clock=hub.clock)
+    again = reserve(hub.uow, "ORD-R", "A", "S1", 6, clock=hub.clock)
+    assert first.atp_after == again.atp_after == 4
+    with pytest.raises(NotAvailable):
+        reserve(hub.uow, "ORD-OTHER", "A", "S1", 5, clock=hub.clock)

@@ -176,10 +176,9 @@ def test_posting_survives_its_backend_being_terminated(pg_hub: Hub, tmp_path: Pa
 
 
 def test_sqlite_ingest_and_posting_wait_out_a_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
-    factory = SqliteUnitOfWork(tmp_path / "busy.db")
+    factory = SqliteUnitOfWork(tmp_path / "busy.db", busy_timeout=0.05)  # the test need not hold it 5 s
     hub = make_hub(factory)
     hub.load(MASTER)
-    factory._connection.execute("PRAGMA busy_timeout = 50")  # so the test need not hold it for 30 s
     last = _send_all_but_last(hub)
     holder = sqlite3.connect(tmp_path / "busy.db", isolation_level=None, check_same_thread=False)
 
@@ -208,10 +207,10 @@ def test_a_database_that_stays_down_ends_in_storage_unavailable_and_nothing_half
     log says so, and the next call, once the cause is gone, succeeds."""
     from posledger.app.retry import RetryPolicy, StorageUnavailable
 
-    factory = SqliteUnitOfWork(tmp_path / "down.db", policy=RetryPolicy(attempts=3, first_delay=0.01))
+    factory = SqliteUnitOfWork(tmp_path / "down.db", policy=RetryPolicy(attempts=3, first_delay=0.01),
+                               busy_timeout=0.02)
     hub = make_hub(factory)
     hub.load(MASTER)
-    factory._connection.execute("PRAGMA busy_timeout = 20")
     holder = sqlite3.connect(tmp_path / "down.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     event = register_event("register.opened", {"session_id": "X", "opening_float": 100, "cashier_id": "C1"})

@@ -6,8 +6,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from posledger.domain.codec import parse_event
 from posledger.domain.costing import StockPosition
-from posledger.domain.events import parse_event
 from posledger.domain.journal import JournalEntry
 from posledger.domain.master import MASTER_KINDS, MasterData, entry_key, parse_entry
 from posledger.domain.posting import (

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
-from posledger.domain.events import Sale, parse_event
+from posledger.domain.events import Sale
 from posledger.domain.pan import luhn_valid
 from tests.support.builders import line, sale, stock_event, tender
 

@@ -140,3 +140,51 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
 def test_a_read_only_unit_is_never_committed() -> None:
     result, journal, _ = _run(lambda uow: 42, read_only=True)
     assert result == 42 and journal == ["begin", "rollback"]
+
+
+class LostAtCommit(FakeUow):
+    """A unit whose COMMIT loses the connection once: did it commit? Nobody knows."""
+
+    lost = [True]
+
+    def commit(self) -> None:
+        if self.lost and self.lost.pop():
+            raise ConnectionLost("server closed the connection unexpectedly")
+        super().commit()
+
+
+class ConnectionLost(Exception):
+    pass
+
+
+def classify_connection(error: BaseException) -> str | None:
+    return "connection" if isinstance(error, ConnectionLost) else None
+
+
+def test_a_connection_lost_during_commit_is_not_retried_for_work_that_is_not_idempotent() -> None:
+    journal: list[str] = []
+    LostAtCommit.lost = [True]
+    retries = RetryLog()
+    with pytest.raises(StorageUnavailable) as raised:
+        run_transaction(lambda _ro: LostAtCommit(journal), lambda uow: "token", read_only=False,  # type: ignore[arg-type, return-value]
+                        operation="create token", classify=classify_connection, retries=retries,
+                        sleep=lambda _s: None)
+    assert raised.value.kind == "commit_unknown"
+    assert journal.count("begin") == 1
+    assert retries.snapshot()["exhausted"] == {"commit_unknown": 1}
+
+
+def test_a_connection_lost_during_commit_is_retried_for_idempotent_work() -> None:
+    journal: list[str] = []
+    LostAtCommit.lost = [True]
+    result = run_transaction(lambda _ro: LostAtCommit(journal), lambda uow: "ingested", read_only=False,  # type: ignore[arg-type, return-value]
+                             operation="ingest", classify=classify_connection, idempotent=True,
+                             sleep=lambda _s: None)
+    assert result == "ingested" and journal == ["begin", "rollback", "begin", "commit"]
+
+
+def test_sqlite_waits_for_a_lock_much_less_than_the_retry_deadline() -> None:
+    """Else the first wait would use up the deadline and a busy database would never be retried."""
+    from posledger.adapters.sqlite.store import BUSY_TIMEOUT_SECONDS
+
+    assert DEFAULT_POLICY.deadline >= BUSY_TIMEOUT_SECONDS * 4

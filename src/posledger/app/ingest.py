@@ -9,10 +9,11 @@ untouched. Per-register ``seq`` is tracked here, in the same transaction as the 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from posledger.app.clock import Clock
 from posledger.app.event_cache import EventCache
@@ -25,8 +26,9 @@ from posledger.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
-from posledger.domain.events import Event, parse_event
+from posledger.domain.events import Event
 
 __all__ = ["Problem", "IngestResult", "ingest", "canonical_json", "SequenceTracker"]
 
@@ -50,7 +52,12 @@ class IngestResult:
 
 
 def canonical_json(document: Any) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Keys sorted at every level, no spaces, UTF-8 as is: two bodies that differ only in key
+    order or spacing are the same body."""
+    return _CANONICAL.encode(document).decode()
+
+
+_CANONICAL = msgspec.json.Encoder(order="sorted")
 
 
 def _safe_event_id(document: Any) -> str | None:
@@ -125,7 +132,9 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
         sequences.flush()
         return outcome, fresh
 
-    results, fresh = uow_factory.run(append, operation="ingest")
+    # Idempotent: run again after a COMMIT that did go through, it finds the events stored and
+    # answers "duplicate", which registers take as delivered.
+    results, fresh = uow_factory.run(append, operation="ingest", idempotent=True)
     if cache is not None:
         for _index, event, _body, body_hash in fresh:
             cache.put(body_hash, event)
@@ -136,12 +145,11 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
     event_id = _safe_event_id(document)
     try:
         body = canonical_json(document)
-        body.encode("utf-8")
     except UnicodeEncodeError:
         return IngestResult(event_id, "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)",
             "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, msgspec.EncodeError):
         return IngestResult(event_id, "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)", "not a JSON document"))
     try:

@@ -47,7 +47,8 @@ def load_master_data(uow_factory: UnitOfWorkFactory, document: Any, *, clock: Cl
     then upsert every entry and release the events parked for missing master data."""
     entries = _validate_document(document)
     now = clock.now()
-    return uow_factory.run(lambda uow: _upsert_all(uow, entries, now), operation="load master data")
+    return uow_factory.run(lambda uow: _upsert_all(uow, entries, now), operation="load master data",
+                           idempotent=True)
 
 
 def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, clock: Clock,
@@ -58,7 +59,7 @@ def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, cl
         raise InvalidInput("(body)", f"the body's key {entry_key(kind, entry)!r} differs from {key!r}")
     now = clock.now()
     return uow_factory.run(lambda uow: _upsert_all(uow, [(kind, entry, document)], now),
-                           operation="upsert master data")
+                           operation="upsert master data", idempotent=True)
 
 
 def _upsert_all(uow: UnitOfWork, entries: list[tuple[str, Any, Any]], now: str) -> LoadReport:

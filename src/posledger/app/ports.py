@@ -208,7 +208,7 @@ class MasterDataStore(Protocol):
 
 
 class Reservations(Protocol):
-    def reserved(self, sku: str, location_id: str) -> int: ...
+    def reserved(self, sku: str, location_id: str, excluding_order: str | None = None) -> int: ...
     def add(self, order_id: str, sku: str, location_id: str, qty: int, at: str) -> bool: ...
     def release(self, order_id: str, sku: str | None = None) -> int: ...
 
@@ -275,12 +275,13 @@ class UnitOfWorkFactory(Protocol):
     Use cases call ``run``: it opens a unit of work, calls ``work`` with it, commits (unless
     ``read_only``) and runs the whole of it again after a transient failure of the backend
     (deadlock, serialization failure, lock timeout, shutdown, broken connection), within the
-    bound of ``app.retry``. A bare ``with factory() as uow`` gets no retries."""
+    bound of ``app.retry``; ``idempotent`` work is also run again when the connection fails
+    during COMMIT (see ``run_transaction``). A bare ``with factory() as uow`` gets no retries."""
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 
     def run(self, work: Callable[[UnitOfWork], T], *, read_only: bool = False,
-            operation: str = "transaction") -> T: ...
+            operation: str = "transaction", idempotent: bool = False) -> T: ...
 
     expected_schema_version: int  # the version this release was built for (and checked at start-up)
 

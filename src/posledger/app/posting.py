@@ -9,7 +9,6 @@ event_id) make a double posting fail loudly rather than happen silently.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -24,8 +23,9 @@ from posledger.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from posledger.domain.codec import decode_event
 from posledger.domain.costing import StockPosition
-from posledger.domain.events import Event, parse_event
+from posledger.domain.events import Event
 from posledger.domain.master import MasterData
 from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_event, stock_keys
 
@@ -181,7 +181,8 @@ class PostingEngine:
         The batch is one transaction, run again from scratch after a transient failure (a
         deadlock, a lost connection) or when another worker changed a stock position it read
         (a transfer into another partition's store): ``UnitOfWorkFactory.run``."""
-        return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting")
+        return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting",
+                                     idempotent=True)  # posted events are not pending: nothing twice
 
     def _batch(self, uow: UnitOfWork, partition: int | None) -> PostingReport:
         report = PostingReport()
@@ -212,7 +213,7 @@ class PostingEngine:
     def _parse(self, stored: StoredEvent) -> Event:
         event = self._cache.take(stored.event_id, stored.body_hash) if self._cache is not None else None
         if event is None:
-            event = parse_event(json.loads(stored.body), check_card_data=False)
+            event = decode_event(stored.body)
         return event
 
     def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, event: Event,

@@ -38,15 +38,18 @@ def reserve(uow_factory: UnitOfWorkFactory, order_id: str, sku: str, location_id
     def work(uow: UnitOfWork) -> int:
         position = uow.ledger.load_stock(sku, location_id)
         on_hand = position.on_hand if position else 0
-        atp = on_hand - uow.reservations.reserved(sku, location_id)
+        # The order's own reservation of this SKU is replaced, not added to: reserving again
+        # (a client's retry) answers the same.
+        atp = on_hand - uow.reservations.reserved(sku, location_id, excluding_order=order_id)
         if qty > atp:
             raise NotAvailable(atp, qty)
         uow.reservations.add(order_id, sku, location_id, qty, now)
         return atp
 
-    atp = uow_factory.run(work, operation="reserve")
+    atp = uow_factory.run(work, operation="reserve", idempotent=True)
     return Reservation(order_id, sku, location_id, qty, atp - qty)
 
 
 def release(uow_factory: UnitOfWorkFactory, order_id: str, sku: str | None = None) -> int:
-    return uow_factory.run(lambda uow: uow.reservations.release(order_id, sku), operation="release reservation")
+    return uow_factory.run(lambda uow: uow.reservations.release(order_id, sku), operation="release reservation",
+                           idempotent=True)

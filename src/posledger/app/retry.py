@@ -110,15 +110,25 @@ class RetryLog:
             }
 
 
+# A connection lost while COMMIT was on its way: the server may have committed or not.
+AMBIGUOUS_AT_COMMIT = frozenset({"connection", "admin_shutdown", "crash_shutdown", "commit_unknown"})
+
+
 def run_transaction(open_uow: Callable[[bool], UnitOfWork], work: Callable[[UnitOfWork], T], *,
                     read_only: bool, operation: str, classify: Callable[[BaseException], str | None],
                     policy: RetryPolicy = DEFAULT_POLICY, retries: RetryLog | None = None,
-                    sleep: Callable[[float], None] = time.sleep,
+                    idempotent: bool = False, sleep: Callable[[float], None] = time.sleep,
                     monotonic: Callable[[], float] = time.monotonic) -> T:
     """Run ``work`` in a unit of work and commit it (unless ``read_only``); run it again from
     the start after a transient failure. ``work`` must not have effects outside the unit of
     work that a second run would repeat: it may be called several times, and only the last
-    call's transaction commits."""
+    call's transaction commits.
+
+    When the connection fails *during* COMMIT, the outcome is unknown. Work that is
+    ``idempotent`` (running it again after it did commit changes nothing and answers the same:
+    ingest finds its events stored, posting finds them posted, an upsert finds its row) is run
+    again; other work stops with ``StorageUnavailable`` of kind ``commit_unknown`` rather than
+    risk doing twice what may have been done once."""
     started = monotonic()
     attempt = 0
     while True:
@@ -127,8 +137,10 @@ def run_transaction(open_uow: Callable[[bool], UnitOfWork], work: Callable[[Unit
             with open_uow(read_only) as uow:
                 result = work(uow)
                 if not read_only:
-                    uow.commit()
+                    _commit(uow, operation, idempotent, classify, retries, attempt)
                 return result
+        except StorageUnavailable:
+            raise
         except Exception as error:
             kind = "write_conflict" if isinstance(error, WriteConflict) else classify(error)
             if kind is None:
@@ -144,3 +156,18 @@ def run_transaction(open_uow: Callable[[bool], UnitOfWork], work: Callable[[Unit
                 retries.record(operation, kind, error, attempt)
             log.warning("%s: %s (attempt %d); retrying in %.0f ms", operation, kind, attempt, delay * 1000)
             sleep(delay)
+
+
+def _commit(uow: UnitOfWork, operation: str, idempotent: bool, classify: Callable[[BaseException], str | None],
+            retries: RetryLog | None, attempt: int) -> None:
+    try:
+        uow.commit()
+    except Exception as error:
+        kind = classify(error)
+        if kind in AMBIGUOUS_AT_COMMIT and not idempotent:
+            if retries is not None:
+                retries.record(operation, "commit_unknown", error, attempt, exhausted=True)
+            log.error("%s: the connection failed during COMMIT (%s); not retried, the outcome is unknown",
+                      operation, _first_line(error))
+            raise StorageUnavailable(operation, "commit_unknown", _first_line(error)) from error
+        raise

@@ -2,7 +2,8 @@
 
 CONTRACT section 8: a run of 13 to 19 digits passing the Luhn check, or a CVV field, anywhere
 in an event is refused. Digit runs may be written with single spaces or dashes between
-groups (``4242 4242 4242 4242``), as card numbers often are.
+groups (``4242 4242 4242 4242``), as card numbers often are. A ``sku`` or ``gtin`` value that
+is a GTIN (8, 12, 13 or 14 digits with a valid GS1 check digit) is a barcode, not a card number.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from posledger.domain.errors import PanDetected
 
-__all__ = ["luhn_valid", "find_card_data", "refuse_card_data"]
+__all__ = ["luhn_valid", "gtin_valid", "find_card_data", "refuse_card_data"]
 
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
 _CVV_KEY = re.compile(
@@ -33,6 +34,17 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+_GTIN_KEYS = frozenset({"sku", "gtin"})
+
+
+def gtin_valid(text: str) -> bool:
+    """A GTIN-8, -12, -13 or -14 with a valid GS1 check digit (weights 3, 1, 3... from the right)."""
+    if len(text) not in (8, 12, 13, 14) or not text.isascii() or not text.isdigit():
+        return False
+    total = sum(int(char) * (3 if index % 2 == 0 else 1) for index, char in enumerate(reversed(text[:-1])))
+    return (10 - total % 10) % 10 == int(text[-1])
+
+
 def _text_has_pan(text: str) -> bool:
     for match in _DIGIT_RUN.finditer(text):
         digits = match.group().replace(" ", "").replace("-", "")
@@ -50,6 +62,8 @@ def find_card_data(document: Any, path: str = "") -> str | None:
                 return child
             if isinstance(key, str) and _text_has_pan(key):
                 return path or "(key)"
+            if key in _GTIN_KEYS and isinstance(value, str) and gtin_valid(value):
+                continue  # a barcode, not a card number (CONTRACT section 8)
             found = find_card_data(value, child)
             if found is not None:
                 return found

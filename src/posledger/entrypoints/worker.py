@@ -117,17 +117,17 @@ def _one_batch(engine: PostingEngine, partition: int, backoff: PartitionBackoff)
     return report
 
 
-def _drain(engine: PostingEngine, partition: int, backoff: PartitionBackoff) -> int:
-    """Post everything pending in ``partition`` (or until a batch fails); returns how many events
-    it handled."""
+def _drain(engine: PostingEngine, partition: int, backoff: PartitionBackoff) -> tuple[int, bool]:
+    """Post everything pending in ``partition``; returns how many events it handled and whether
+    it got to the end (False when a batch failed and the partition backs off)."""
     handled = 0
     while True:
         report = _one_batch(engine, partition, backoff)
         if report is None:
-            return handled
+            return handled, False
         handled += report.posted + report.parked
         if report.batches == 0:
-            return handled
+            return handled, True
 
 
 async def _run_with_nats(nats_url: str, leases: PartitionLeases, engine: PostingEngine, poll_seconds: float,
@@ -156,8 +156,12 @@ async def _run_with_nats(nats_url: str, leases: PartitionLeases, engine: Posting
             fetched = await asyncio.gather(*(consumers.fetch(p, poll_seconds) for p in partitions))
             sweep = time.monotonic() - swept_at > 1.0
             for partition, messages in zip(partitions, fetched, strict=True):
+                drained = True
                 if messages or sweep:
-                    posted_total += await asyncio.to_thread(_drain, engine, partition, backoff)
+                    handled, drained = await asyncio.to_thread(_drain, engine, partition, backoff)
+                    posted_total += handled
+                if not drained:  # redelivered after ack_wait; the log keeps the events anyway
+                    continue
                 for message in messages:  # acknowledged once what they announce is posted
                     with contextlib.suppress(Exception):
                         await message.ack()

@@ -112,7 +112,8 @@ class NatsRelay:
                                      operation="relay: read unpublished")
 
     def _mark(self, offsets: list[int]) -> None:
-        self._uow_factory.run(lambda uow: uow.events.mark_published(offsets), operation="relay: mark published")
+        self._uow_factory.run(lambda uow: uow.events.mark_published(offsets), operation="relay: mark published",
+                              idempotent=True)
 
     async def _publish_pending(self, js: Any) -> None:
         while True:

@@ -15,6 +15,7 @@ version, and refuses to run on another version than its own, naming the command 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -87,7 +88,6 @@ _TRANSIENT_SQLSTATES = {
     "40P01": "deadlock",
     "40003": "commit_unknown",
     "55P03": "lock_timeout",
-    "57014": "query_canceled",
     "57P01": "admin_shutdown",
     "57P02": "crash_shutdown",
     "57P03": "cannot_connect_now",
@@ -114,6 +114,10 @@ def transient_kind(error: BaseException) -> str | None:
 # ------------------------------------------------------------------------------ the schema gate
 
 _GATE_CLASS = 7262534  # pg_advisory_lock(int, int): (this, the schema's crc32) is the gate
+# A server that vanishes (a failover, a cut cable) is noticed in about 30 s, not hours: a
+# transaction waiting on a dead socket would otherwise hold this process's unit of work.
+_LIBPQ_OPTIONS: dict[str, Any] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                                  "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
 
 def _gate_key(schema: str | None) -> tuple[int, int]:
@@ -153,8 +157,8 @@ def connect(url: str, *, schema: str | None = None, autocommit: bool = False, ti
     delay = 0.2
     while True:
         try:
-            return psycopg.connect(url, autocommit=autocommit, options=_options(schema), connect_timeout=5,
-                                   application_name=application_name)
+            return psycopg.connect(url, autocommit=autocommit, options=_options(schema),
+                                   application_name=application_name, **_LIBPQ_OPTIONS)
         except psycopg.OperationalError as error:
             kind = transient_kind(error)
             if kind is None or time.monotonic() + delay > deadline:
@@ -196,8 +200,37 @@ class UpgradeReport:
     applied: list[tuple[str, float]] = field(default_factory=list)  # label, seconds
 
 
+def _take_gate(connection: psycopg.Connection[Any], key: tuple[int, int], say: Callable[[str], None],
+               timeout: float, wait_seconds: float = 5.0) -> None:
+    """Take the gate exclusively. While this request waits, every new transaction queues behind
+    it, so it waits at most ``wait_seconds`` at a time: a transaction that holds the gate longer
+    (a long report, a stuck client) is named, the queue is let through, and the upgrade tries
+    again, for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    connection.execute(f"SET lock_timeout = '{int(wait_seconds * 1000)}ms'")
+    try:
+        while True:
+            try:
+                connection.execute("SELECT pg_advisory_lock(%s, %s)", key)
+                return
+            except psycopg.errors.LockNotAvailable:
+                holders = connection.execute(
+                    "SELECT a.pid, a.application_name, COALESCE(EXTRACT(EPOCH FROM now() - a.xact_start), 0) "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                    "AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 AND l.granted", key).fetchall()
+                named = ", ".join(f"pid {pid} ({name or 'unnamed'}, {float(age):.0f} s)" for pid, name, age in holders)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the schema gate stayed held for {timeout:.0f} s by: {named}; end "
+                                       "those transactions (pg_terminate_backend) or try again later") from None
+                say(f"transactions still hold the schema gate after {wait_seconds:.0f} s ({named}); "
+                    "letting the others through, trying again")
+                time.sleep(1.0)
+    finally:
+        connection.execute("SET lock_timeout = 0")
+
+
 def upgrade(url: str, *, schema: str | None = None, migrations: Sequence[Migration] | None = None,
-            progress: Callable[[str], None] | None = None) -> UpgradeReport:
+            progress: Callable[[str], None] | None = None, gate_timeout: float = 300.0) -> UpgradeReport:
     """Apply the pending migrations, each in its own transaction, holding the schema gate.
 
     Running processes pause at their next transaction and resume when it is done. Two upgrades
@@ -217,7 +250,7 @@ def upgrade(url: str, *, schema: str | None = None, migrations: Sequence[Migrati
             return report
         say(f"waiting for running transactions to finish (the schema gate), then migrating {before} -> {latest}")
         key = _gate_key(schema)
-        connection.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        _take_gate(connection, key, say, gate_timeout)
         try:
             connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             for migration in pending(migrations, current_version(connection)):
@@ -230,7 +263,8 @@ def upgrade(url: str, *, schema: str | None = None, migrations: Sequence[Migrati
                 report.after = migration.version
             report.after = current_version(connection)
         finally:
-            connection.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            with contextlib.suppress(psycopg.Error):  # a broken connection has released it already
+                connection.execute("SELECT pg_advisory_unlock(%s, %s)", key)
         return report
     finally:
         connection.close()
@@ -280,6 +314,7 @@ class PostgresUnitOfWork(RetryingFactory):
         self._connection = connection
         self._db = PostgresDatabase(connection)
         self._lock = threading.RLock()
+        self._open = False  # a unit of work is open (one at a time per factory)
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
@@ -292,8 +327,8 @@ class PostgresUnitOfWork(RetryingFactory):
         The transaction that was running is gone (rolled back by the server), so nothing is lost."""
         if not (self._connection.broken or self._connection.closed):
             return
-        self._connection = psycopg.connect(self.url, autocommit=False, options=self._options, connect_timeout=5,
-                                           application_name=self._application_name)
+        self._connection = psycopg.connect(self.url, autocommit=False, options=self._options,
+                                           application_name=self._application_name, **_LIBPQ_OPTIONS)
         self._db.connection = self._connection
 
     def _abandon(self) -> None:
@@ -308,6 +343,9 @@ class PostgresUnitOfWork(RetryingFactory):
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         def begin() -> None:
             self._lock.acquire()
+            if self._open:  # the same thread again: its commit would end the outer transaction
+                self._lock.release()
+                raise RuntimeError("a unit of work is already open on this thread; units of work do not nest")
             try:
                 self._reconnect_if_broken()
                 # Shared hold on the schema gate for this transaction: waits while an upgrade runs.
@@ -316,11 +354,16 @@ class PostgresUnitOfWork(RetryingFactory):
                 self._abandon()
                 self._lock.release()
                 raise
+            self._open = True
 
         def commit() -> None:
             self._connection.commit()
 
-        return SqlUnitOfWork(self._db, begin, commit, self._abandon, self._lock.release)
+        def release() -> None:
+            self._open = False
+            self._lock.release()
+
+        return SqlUnitOfWork(self._db, begin, commit, self._abandon, release)
 
     def close(self) -> None:
         self._connection.close()

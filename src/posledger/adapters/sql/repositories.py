@@ -7,6 +7,8 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
+import msgspec
+
 from posledger.adapters.sql.database import Database, Row
 from posledger.app.ports import (
     EntryLineRow,
@@ -195,13 +197,21 @@ def _move(row: Row) -> StockMove:
     return StockMove(row[0], row[1], row[2], int(row[3]), int(row[4]), row[5], date.fromisoformat(row[6]))
 
 
+_JSON = msgspec.json.Encoder()
+
+
+def _json(value: Any) -> str:
+    """Compact JSON for the text columns (documents, sale lines, drawer state, details)."""
+    return _JSON.encode(value).decode()
+
+
 _MOVE_COLUMNS = "sku, location_id, store_id, qty, value, kind, business_day"
 
 
 def _drawer_json(drawer: Drawer) -> str:
     state = asdict(drawer)
     state["business_day"] = drawer.business_day.isoformat() if drawer.business_day else None
-    return json.dumps(state, separators=(",", ":"))
+    return _json(state)
 
 
 def _drawer(text: str) -> Drawer:
@@ -314,7 +324,7 @@ class SqlLedger:
             " original_number, total, tax, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(d.number, d.series, d.sequence, d.draft.kind, d.draft.store_id, d.event_id,
               d.draft.business_day.isoformat(), d.draft.original_number, d.draft.total, d.draft.tax,
-              json.dumps(d.draft.body, separators=(",", ":"))) for d in writes.documents])
+              _json(d.draft.body)) for d in writes.documents])
         db.executemany("INSERT INTO document_series (series, last_number) VALUES (?, ?) "
                        "ON CONFLICT (series) DO UPDATE SET last_number = excluded.last_number",
                        list(writes.series.items()))
@@ -325,7 +335,7 @@ class SqlLedger:
             "voided = excluded.voided",
             [(s.store_id, s.receipt_no, s.event_id, s.business_day.isoformat(), s.register_id,
               s.invoice_number, s.total, s.tax, s.cash,
-              json.dumps([[ln.line_no, ln.sku, ln.qty, ln.cogs, ln.returned_qty] for ln in s.lines]),
+              _json([[ln.line_no, ln.sku, ln.qty, ln.cogs, ln.returned_qty] for ln in s.lines]),
               int(s.voided)) for s in writes.sales.values()])
         db.executemany("INSERT INTO drawers (register_id, store_id, state) VALUES (?, ?, ?) "
                        "ON CONFLICT (register_id) DO UPDATE SET state = excluded.state",
@@ -369,7 +379,7 @@ class SqlExceptions:
             "INSERT INTO exceptions (type, status, store_id, register_id, event_id, business_day, detail,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (record.type, record.status, record.store_id, record.register_id, record.event_id,
-             record.business_day, json.dumps(record.detail, separators=(",", ":")), record.created_at))
+             record.business_day, _json(record.detail), record.created_at))
         assert row is not None
         return int(row[0])
 
@@ -444,9 +454,10 @@ class SqlReservations:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def reserved(self, sku: str, location_id: str) -> int:
+    def reserved(self, sku: str, location_id: str, excluding_order: str | None = None) -> int:
         row = self.db.fetchone("SELECT COALESCE(SUM(qty), 0) FROM reservations WHERE sku = ? AND "
-                               "location_id = ? AND status = 'active'", (sku, location_id))
+                               "location_id = ? AND status = 'active' AND order_id <> ?",
+                               (sku, location_id, excluding_order or ""))
         return int(row[0]) if row else 0
 
     def add(self, order_id: str, sku: str, location_id: str, qty: int, at: str) -> bool:

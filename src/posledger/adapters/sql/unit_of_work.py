@@ -89,7 +89,7 @@ class RetryingFactory(ABC):
             return self.recorded_version()
 
     def run(self, work: Callable[[SqlUnitOfWork], T], *, read_only: bool = False,
-            operation: str = "transaction") -> T:
+            operation: str = "transaction", idempotent: bool = False) -> T:
         return run_transaction(lambda ro: self(read_only=ro), work, read_only=read_only,  # type: ignore[arg-type]
                                operation=operation, classify=self.transient_kind, policy=self.policy,
-                               retries=self.retries)
+                               retries=self.retries, idempotent=idempotent)

@@ -60,11 +60,14 @@ class SqliteDatabase:
         return list(range(int(row[0]) + 1, int(row[0]) + 1 + count))
 
 
-def connect(path: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+BUSY_TIMEOUT_SECONDS = 5.0  # well inside the retry deadline, so a lock held longer is retried
+
+
+def connect(path: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
-    connection.execute("PRAGMA busy_timeout=30000")
+    connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     connection.execute("PRAGMA cache_size=-65536")
     connection.execute("PRAGMA temp_store=MEMORY")
     connection.execute("PRAGMA wal_autocheckpoint=10000")
@@ -109,7 +112,8 @@ def upgrade(connection: sqlite3.Connection, migrations: Sequence[Migration] | No
                 applied.append((migration.label, time.monotonic() - started))
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:  # SQLite may have rolled back already
+                connection.execute("ROLLBACK")
             raise
     return applied
 
@@ -128,11 +132,11 @@ class SqliteUnitOfWork(RetryingFactory):
     (a lock serialises threads); SQLite itself serialises processes."""
 
     def __init__(self, path: str | Path, *, retries: RetryLog | None = None,
-                 policy: RetryPolicy = DEFAULT_POLICY) -> None:
+                 policy: RetryPolicy = DEFAULT_POLICY, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = str(path)
         self.retries = retries or RetryLog()
         self.policy = policy
-        self._connection = connect(self.path)
+        self._connection = connect(self.path, busy_timeout)
         try:
             upgrade(self._connection)
         except BaseException:
