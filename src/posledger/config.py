@@ -21,6 +21,7 @@ class Settings:
     external_workers: bool = False  # `serve` leaves posting to `posledger worker` processes
     max_body_bytes: int = 8 * 2**20
     startup_timeout: float = 120.0  # seconds to wait for an unreachable database at start-up
+    posting_process: bool = True  # `serve` posts in a child process (a core of its own), not a thread
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +41,7 @@ class Settings:
             external_workers=env.get("POSLEDGER_EXTERNAL_WORKERS", "").lower() in ("1", "true", "yes"),
             max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
             startup_timeout=float(env.get("POSLEDGER_STARTUP_TIMEOUT", "120")),
+            posting_process=env.get("POSLEDGER_POSTING_PROCESS", "1").lower() not in ("0", "false", "no"),
         )
 
 

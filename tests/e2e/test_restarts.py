@@ -353,3 +353,30 @@ ALTER TABLE journal_lines ADD COLUMN IF NOT EXISTS note TEXT;
     assert health["checks"]["schema_version"] == version
     assert health["checks"]["schema_version_expected"] == version - 1
     assert _books(database_url) == reference
+
+
+def test_serve_starts_another_posting_process_when_its_posting_process_dies(tmp_path: Path) -> None:
+    """`serve` posts in a child process; kill -9 it and the server starts another, which posts
+    what was accepted meanwhile. The server itself never stops answering."""
+    from tests.e2e.conftest import start_server
+
+    process, url = start_server(tmp_path / "serve.db")
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10) as client:
+            assert client.post("/v1/master-data", json=MASTER).status_code == 200
+            children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+            pids = [int(pid) for pid in children.stdout.split()]
+            assert pids, "serve runs a posting process"
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            reset_sequences()
+            event = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], receipt_no="AFTER-KILL")
+            assert client.post("/v1/events", json=event).status_code == 202
+            deadline = time.monotonic() + 20
+            while client.get(f"/v1/events/{event['event_id']}").json()["status"] != "posted":
+                assert time.monotonic() < deadline, "posting never resumed"
+                time.sleep(0.1)
+            assert client.get("/health").status_code == 200
+        assert process.poll() is None
+    finally:
+        stop_processes([process])

@@ -138,17 +138,10 @@ class SalePayload(_Closed):
     ext: Ext | None = None
 
 
-class OrderPayload(_Closed):
+class OrderPayload(SalePayload, kw_only=True):
+    """``order.fulfilled``: a sale plus the order whose reservation it consumes."""
+
     order_id: Text
-    receipt_no: Text
-    currency: Currency
-    lines: Lines
-    tenders: Tenders
-    cashier_id: Text | None = None
-    customer_id: Text | None = None
-    channel: Text | None = None
-    totals: TotalsData | None = None
-    ext: Ext | None = None
 
 
 class ReturnPayload(_Closed):

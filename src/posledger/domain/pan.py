@@ -83,11 +83,12 @@ def find_card_data(document: Any, path: str = "") -> str | None:
     return None
 
 
-# A superset test on the document's JSON text: any run of 13+ digits (with the same
-# separators), or a key that looks like a CVV. Only when it matches is the exact walk needed.
-_LONG_DIGIT_RUN = re.compile(r"[0-9 -]{13,}")  # a character class: no backtracking
-_CVV_TEXT = re.compile(r'"(?:cvv|cvc|cav2|cid|csc|cvn|security_?code|card_?security|card_?verification)',
-                       re.IGNORECASE)
+# A superset test on the document's JSON text: any run of 13+ characters of digits, spaces and
+# dashes that starts with a digit, or a key that looks like a CVV (searched in the lower-cased
+# text: a case-insensitive regex is four times slower). Only when it matches is the exact walk
+# needed.
+_LONG_DIGIT_RUN = re.compile(r"[0-9][0-9 -]{12,}")  # a character class: no backtracking
+_CVV_TEXT = re.compile(r'"(?:cvv|cvc|cav2|cid|csc|cvn|security_?code|card_?security|card_?verification)')
 
 
 def may_hold_card_data(json_text: str) -> bool:
@@ -95,7 +96,7 @@ def may_hold_card_data(json_text: str) -> bool:
     for match in _LONG_DIGIT_RUN.finditer(json_text):
         if sum(char.isdigit() for char in match.group()) >= 13:
             return True
-    return _CVV_TEXT.search(json_text) is not None
+    return _CVV_TEXT.search(json_text.lower()) is not None
 
 
 def refuse_card_data(document: Any, json_text: str | None = None) -> None:

@@ -46,6 +46,7 @@ from posledger.domain.fields import parse_day
 from posledger.entrypoints.http.auth import TokenCache, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.metrics import Metrics
+from posledger.entrypoints.http.posting_process import PostingProcess
 from posledger.entrypoints.http.problems import (
     PROBLEM_JSON,
     PROBLEM_RESPONSES,
@@ -108,13 +109,19 @@ def _day(value: str | None, name: str) -> date | None:
 def create_app(application: App, *, admin_token: str | None = None, max_body_bytes: int = 8 * 2**20,
                start_worker: bool = True) -> FastAPI:
     metrics = Metrics(lambda: _count_open(application))
-    engine = PostingEngine(application.uow, application.clock, batch_size=application.settings.server_batch_size,
-                           cache=application.cache)
-    worker = PostingWorker(engine, metrics.posting_lag.observe)
+    settings = application.settings
+    worker: PostingWorker | PostingProcess
+    if settings.posting_process:  # ingest and posting on a core each
+        worker = PostingProcess(settings, metrics.posting_lag.observe)
+    else:
+        engine = PostingEngine(application.uow, application.clock, batch_size=settings.server_batch_size,
+                               cache=application.cache)
+        worker = PostingWorker(engine, metrics.posting_lag.observe)
+    # Parsed events are handed to posting only when it runs in this process.
+    hand_over = not settings.external_workers and not settings.posting_process
     ingester = GroupCommitIngester(lambda documents: ingest(
         application.uow, documents, clock=application.clock, source="api",
-        cache=None if application.settings.external_workers else application.cache,
-        partitions=application.settings.partitions))
+        cache=application.cache if hand_over else None, partitions=settings.partitions))
 
     relay = None
     if application.settings.nats_url:
@@ -222,7 +229,7 @@ def _result_json(result: IngestResult) -> dict[str, Any]:
     return body
 
 
-def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics, worker: PostingWorker) -> None:
+def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
     application: App = api.state.posledger
     events_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}]}}}}}
@@ -492,7 +499,7 @@ def _count_open(application: App) -> dict[str, int]:
                                read_only=True, operation="open exceptions")
 
 
-def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker) -> None:
+def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
     @api.get("/metrics", include_in_schema=False)
     def get_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
