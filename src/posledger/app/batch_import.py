@@ -9,18 +9,21 @@ A crash (even SIGKILL) loses nothing that was committed, and the next run (or
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from posledger.app.clock import Clock
 from posledger.app.event_cache import EventCache
 from posledger.app.ingest import ingest
-from posledger.app.ports import UnitOfWorkFactory
+from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
 from posledger.app.posting import PostingEngine, PostingReport
 
 __all__ = ["LineProblem", "ImportReport", "import_lines"]
+
+_JSON = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +50,15 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """``progress(lines_done, bytes_done)`` is called after each chunk."""
     report = ImportReport()
-    chunk: list[tuple[int, Any]] = []
+    chunk: list[tuple[int, Any, Any]] = []  # line number, decoded, the line as read
     consumed_bytes = 0
 
     def flush() -> None:
         if chunk:
-            _ingest_chunk(uow_factory, chunk, clock, report, cache, partitions)
+            _ingest_chunk(uow_factory, engine, chunk, clock, report, cache, partitions)
             chunk.clear()
-        report.posting.add(engine.run())
+        else:
+            report.posting.add(engine.run())  # whatever an earlier, interrupted run left
         if progress is not None:
             progress(report.lines, consumed_bytes)
 
@@ -64,21 +68,30 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
         if not line.strip():
             continue
         try:
-            chunk.append((line_no, json.loads(line)))
-        except json.JSONDecodeError as error:
+            chunk.append((line_no, _JSON.decode(line), line))
+        except msgspec.DecodeError as error:
             report.problems.append(LineProblem(line_no, None, "rejected", "invalid_json", "(body)",
-                                               f"not valid JSON: {error.msg} at column {error.colno}"))
+                                               f"not valid JSON: {error}"))
         if len(chunk) >= chunk_size:
             flush()
     flush()
     return report
 
 
-def _ingest_chunk(uow_factory: UnitOfWorkFactory, chunk: list[tuple[int, Any]], clock: Clock,
-                  report: ImportReport, cache: EventCache | None, partitions: int) -> None:
-    results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import",
-                     cache=cache, partitions=partitions)
-    for (line_no, _), result in zip(chunk, results, strict=True):
+def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: list[tuple[int, Any, Any]],
+                  clock: Clock, report: ImportReport, cache: EventCache | None, partitions: int) -> None:
+    """Append the chunk and post it (and anything pending before it) in one transaction: one
+    commit per chunk. Killed half way, nothing of the chunk is there; run again, it all is."""
+    posted: list[PostingReport] = []
+
+    def post(uow: UnitOfWork) -> None:
+        posted[:] = [engine.post_pending(uow)]  # a retried transaction keeps only its last run
+
+    results = ingest(uow_factory, [document for _, document, _ in chunk], clock=clock, source="import",
+                     cache=cache, partitions=partitions, raws=[line for _, _, line in chunk], then=post)
+    for part in posted:
+        report.posting.add(part)
+    for (line_no, _, _), result in zip(chunk, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1
         elif result.status == "duplicate":

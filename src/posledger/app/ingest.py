@@ -9,7 +9,7 @@ untouched. Per-register ``seq`` is tracked here, in the same transaction as the 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,18 +77,23 @@ def _storable(text: str) -> str:
 
 def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock,
            source: str = "api", cache: EventCache | None = None,
-           partitions: int = DEFAULT_PARTITIONS) -> list[IngestResult]:
+           partitions: int = DEFAULT_PARTITIONS, raws: Sequence[bytes | None] | None = None,
+           then: Callable[[UnitOfWork], object] | None = None) -> list[IngestResult]:
     """Validate and append ``documents`` (decoded JSON) in one transaction; a result each.
 
     Validation happens before the transaction; inside it, one query finds the event_ids already
     stored, one statement appends the new events, and sequence tracking runs on a local copy
-    of the registers' high-water marks that is written back once."""
+    of the registers' high-water marks that is written back once. ``raws``, where given, holds
+    each document's JSON text as received: validation decodes it straight into typed values.
+    ``then`` runs in the same transaction after the append (the batch importer posts there, so
+    that a chunk costs one commit, not two); the parsed events are in ``cache`` by then.
+    """
     now = clock.now()
     results: list[IngestResult | None] = [None] * len(documents)
     valid: list[tuple[int, Event, str, str]] = []  # index, event, body, hash
     rejections: list[Rejection] = []
     for index, document in enumerate(documents):
-        outcome = _validate(document)
+        outcome = _validate(document, raws[index] if raws is not None else None)
         if isinstance(outcome, IngestResult):
             results[index] = outcome
             if outcome.problem is not None:
@@ -122,6 +127,7 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
         offsets = uow.events.append_many([_new_event(event, body, body_hash, now, source, partitions)
                                           for _, event, body, body_hash in fresh])
         sequences = SequenceTracker(uow, now)
+        sequences.prefetch([event.envelope.register_id for _, event, _, _ in fresh])
         accepted_at: dict[str, int] = {}
         for (index, event, _body, _hash), offset in zip(fresh, offsets, strict=True):
             outcome[index] = IngestResult(event.envelope.event_id, "accepted", offset)
@@ -130,18 +136,27 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
         for index, event_id in repeated:
             outcome[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
         sequences.flush()
+        if then is not None:
+            _hand_over(cache, fresh)
+            then(uow)
         return outcome, fresh
 
     # Idempotent: run again after a COMMIT that did go through, it finds the events stored and
     # answers "duplicate", which registers take as delivered.
     results, fresh = uow_factory.run(append, operation="ingest", idempotent=True)
-    if cache is not None:
-        for _index, event, _body, body_hash in fresh:
-            cache.put(body_hash, event)
+    if then is None:
+        _hand_over(cache, fresh)
     return [r for r in results if r is not None]
 
 
-def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
+def _hand_over(cache: EventCache | None, fresh: list[tuple[int, Event, str, str]]) -> None:
+    """Parsed events for posting in this process, so that it need not decode them again."""
+    if cache is not None:
+        for _index, event, _body, body_hash in fresh:
+            cache.put(body_hash, event)
+
+
+def _validate(document: Any, raw: bytes | None = None) -> tuple[Event, str, str] | IngestResult:
     event_id = _safe_event_id(document)
     try:
         body = canonical_json(document)
@@ -153,7 +168,7 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
         return IngestResult(event_id, "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)", "not a JSON document"))
     try:
-        event = parse_event(document, json_text=body)
+        event = parse_event(document, json_text=body, raw=raw)
     except PanDetected as error:
         # The body is neither stored nor echoed; the event_id only if it is not itself a PAN.
         kept_id = None if error.field == "event_id" else event_id
@@ -183,6 +198,13 @@ class SequenceTracker:
         self._highs: dict[str, int] = {}
         self._stores: dict[str, str] = {}
         self._loaded: set[str] = set()
+
+    def prefetch(self, register_ids: list[str | None]) -> None:
+        """The high-water marks of many registers in one query."""
+        wanted = [r for r in dict.fromkeys(register_ids) if r is not None and r not in self._loaded]
+        if wanted:
+            self._highs.update(self._uow.events.high_seqs(wanted))
+            self._loaded.update(wanted)
 
     def track(self, event: Event) -> None:
         envelope = event.envelope

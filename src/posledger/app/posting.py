@@ -184,6 +184,16 @@ class PostingEngine:
         return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting",
                                      idempotent=True)  # posted events are not pending: nothing twice
 
+    def post_pending(self, uow: UnitOfWork) -> PostingReport:
+        """Post everything pending, in batches, inside the caller's unit of work (single-consumer
+        mode): the batch importer appends a chunk and posts it in one transaction."""
+        total = PostingReport()
+        while True:
+            report = self._batch(uow, None)
+            total.add(report)
+            if report.batches == 0:
+                return total
+
     def _batch(self, uow: UnitOfWork, partition: int | None) -> PostingReport:
         report = PostingReport()
         ready = uow.parking.ready(self._batch_size, partition)

@@ -426,12 +426,15 @@ def convert_event(document: Any) -> domain.Event:
     return _to_domain(wire)
 
 
-def parse_event(document: Any, *, check_card_data: bool = True, json_text: str | None = None) -> domain.Event:
+def parse_event(document: Any, *, check_card_data: bool = True, json_text: str | None = None,
+                raw: bytes | None = None) -> domain.Event:
     """Card data first (it must never reach an error message or a store), then the codec.
-    ``json_text`` (the same document as JSON) makes the card-data check cheap."""
+    ``json_text`` (the same document as JSON) makes the card-data check cheap; ``raw``, the
+    JSON the document was decoded from, is decoded again straight into the typed structs,
+    which is twice as fast as converting the decoded object."""
     if check_card_data:
         refuse_card_data(document, json_text)
-    return convert_event(document)
+    return decode_event(raw) if raw is not None else convert_event(document)
 
 
 def event_json_schema() -> tuple[dict[str, Any], dict[str, Any]]:
