@@ -42,6 +42,7 @@ from posledger.app.queries import (
 from posledger.app.reservations import NotAvailable, release, reserve
 from posledger.app.retry import StorageUnavailable
 from posledger.bootstrap import App
+from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
 from posledger.entrypoints.http.auth import TokenCache, principal_of
@@ -176,12 +177,34 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
             time.perf_counter() - started)
         return response
 
+    _with_event_schemas(api)
     _install_error_handlers(api)
     _events_routes(api, ingester, metrics, worker)
     _master_routes(api, application)
     _ledger_routes(api, application)
     _ops_routes(api, application, metrics, worker)
     return api
+
+
+def _with_event_schemas(api: FastAPI) -> None:
+    """The OpenAPI document gains the event types as the codec defines them (one schema per
+    event type, a union discriminated by ``type``), so that clients can be generated from it and
+    schemathesis sends valid events as well as broken ones."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = generate()
+            union, components = event_json_schema()
+            # Python's \Z (end of text) is JSON Schema's $ (ECMA-262: no newline before it).
+            components = json.loads(json.dumps(components).replace("\\\\Z", "$"))
+            components["Event"] = {"oneOf": union["anyOf"], "discriminator": union.get("discriminator",
+                                                                                       {"propertyName": "type"})}
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            api.openapi_schema = schema
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(api: FastAPI) -> None:
@@ -236,8 +259,9 @@ def _result_json(result: IngestResult) -> dict[str, Any]:
 
 def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
     application: App = api.state.posledger
+    event = {"$ref": "#/components/schemas/Event"}  # the codec's Structs, added by _with_event_schemas
     events_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}]}}}}}
+        "oneOf": [event, {"type": "array", "items": event, "minItems": 1, "maxItems": MAX_BATCH}]}}}}}
 
     @api.post("/v1/events", status_code=202, openapi_extra=events_body,
               summary="Post one event or an array of up to 1000")
