@@ -46,35 +46,40 @@ class EntryBuilder:
     debit becomes a credit, so rules can be written as plain arithmetic.
     """
 
-    __slots__ = ("_amounts",)
+    __slots__ = ("_debits", "_credits")
 
     def __init__(self) -> None:
-        self._amounts: dict[str, list[int]] = {}
+        self._debits: dict[str, int] = {}
+        self._credits: dict[str, int] = {}
 
     def debit(self, account: str, amount: int) -> None:
         if amount > 0:
-            self._side(account)[0] += amount
+            debits = self._debits
+            debits[account] = debits.get(account, 0) + amount
         elif amount < 0:
-            self._side(account)[1] -= amount
+            credits = self._credits
+            credits[account] = credits.get(account, 0) - amount
 
     def credit(self, account: str, amount: int) -> None:
-        self.debit(account, -amount)
-
-    def _side(self, account: str) -> list[int]:
-        side = self._amounts.get(account)
-        if side is None:
-            side = self._amounts[account] = [0, 0]
-        return side
+        if amount > 0:
+            credits = self._credits
+            credits[account] = credits.get(account, 0) + amount
+        elif amount < 0:
+            debits = self._debits
+            debits[account] = debits.get(account, 0) - amount
 
     def residual(self) -> int:
-        return sum(d - c for d, c in self._amounts.values())
+        return sum(self._debits.values()) - sum(self._credits.values())
 
     def lines(self) -> tuple[JournalLine, ...]:
+        """Per account in code order, its debit line and then its credit line."""
+        debits, credits = self._debits, self._credits
         result = []
-        for account in sorted(self._amounts):
-            debit, credit = self._amounts[account]
+        for account in sorted(debits.keys() | credits.keys()):
+            debit = debits.get(account, 0)
             if debit:
                 result.append(JournalLine(account, debit, 0))
+            credit = credits.get(account, 0)
             if credit:
                 result.append(JournalLine(account, 0, credit))
         return tuple(result)

@@ -61,11 +61,28 @@ def price_line(line: SaleLine, rate: Rate, prices_include_tax: bool) -> PricedLi
                       apply_rate(net, rate))
 
 
-def _price(ctx: EventContext, lines: Sequence[SaleLine]) -> list[PricedLine]:
+class Priced(list[PricedLine]):
+    """A document's priced lines and their sums, added up once."""
+
+    __slots__ = ("gross", "discount", "net", "tax", "total")
+
+    def __init__(self, lines: list[PricedLine]) -> None:
+        super().__init__(lines)
+        gross = discount = net = tax = total = 0
+        for line in lines:
+            gross += line.gross
+            discount += line.discount
+            net += line.net
+            tax += line.tax
+            total += line.total
+        self.gross, self.discount, self.net, self.tax, self.total = gross, discount, net, tax, total
+
+
+def _price(ctx: EventContext, lines: Sequence[SaleLine]) -> Priced:
     region = ctx.store.tax_region
     inclusive = ctx.store.prices_include_tax
-    return [price_line(line, ctx.master.tax_rules[(region, line.tax_code)].rate, inclusive)
-            for line in lines]
+    rules = ctx.master.tax_rules
+    return Priced([price_line(line, rules[(region, line.tax_code)].rate, inclusive) for line in lines])
 
 
 def _audit_lines(ctx: EventContext, priced: Sequence[PricedLine], part: str) -> None:
@@ -106,11 +123,10 @@ def _audit_promotion(ctx: EventContext, p: PricedLine, part: str) -> None:
                  discount=line.discount, max_discount_pct=str(float(promo.max_discount_pct)), **where)
 
 
-def _audit_totals(ctx: EventContext, totals: Totals | None, priced: Sequence[PricedLine]) -> None:
+def _audit_totals(ctx: EventContext, totals: Totals | None, priced: Priced) -> None:
     if totals is None:
         return
-    computed = {"net": sum(p.net for p in priced), "tax": sum(p.tax for p in priced),
-                "gross": sum(p.total for p in priced)}
+    computed = {"net": priced.net, "tax": priced.tax, "gross": priced.total}
     sent = {"net": totals.net, "tax": totals.tax, "gross": totals.gross}
     differing = {k: {"sent": v, "lines": computed[k]} for k, v in sent.items()
                  if v is not None and v != computed[k]}
@@ -140,13 +156,13 @@ def _post_tenders(ctx: EventContext, entry: EntryBuilder, tenders: Sequence[Tend
 
 
 def _sale_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine],
-               part: str) -> tuple[list[PricedLine], list[SoldLine]]:
+               part: str) -> tuple[Priced, list[SoldLine]]:
     """Revenue, discount, tax and cost of goods for sold lines."""
     priced = _price(ctx, lines)
     _audit_lines(ctx, priced, part)
-    entry.credit(acc.GROSS_SALES, sum(p.gross for p in priced))
-    entry.debit(acc.DISCOUNTS, sum(p.discount for p in priced))
-    entry.credit(acc.SALES_TAX_PAYABLE, sum(p.tax for p in priced))
+    entry.credit(acc.GROSS_SALES, priced.gross)
+    entry.debit(acc.DISCOUNTS, priced.discount)
+    entry.credit(acc.SALES_TAX_PAYABLE, priced.tax)
     location_id = ctx.store.store_id
     sold = []
     for p in priced:
@@ -162,12 +178,12 @@ def _sale_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine]
 
 
 def _return_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[ReturnLine],
-                 original_ref: OriginalRef | None, part: str) -> tuple[list[PricedLine], SaleRecord | None]:
+                 original_ref: OriginalRef | None, part: str) -> tuple[Priced, SaleRecord | None]:
     """Returns and allowances, tax back, and restock at the original sale's cost."""
     priced = _price(ctx, [r.line for r in lines])
     _audit_lines(ctx, priced, part)
-    entry.debit(acc.RETURNS, sum(p.net for p in priced))
-    entry.debit(acc.SALES_TAX_PAYABLE, sum(p.tax for p in priced))
+    entry.debit(acc.RETURNS, priced.net)
+    entry.debit(acc.SALES_TAX_PAYABLE, priced.tax)
     original = _find_original(ctx, original_ref)
     sold = list(original.lines) if original is not None else []
     location_id = ctx.store.store_id
@@ -228,11 +244,10 @@ def _document_lines(priced: Sequence[PricedLine]) -> list[dict[str, Any]]:
              "net": p.net, "tax": p.tax, "total": p.total} for p in priced]
 
 
-def _document(ctx: EventContext, kind: str, priced: Sequence[PricedLine], receipt_no: str,
+def _document(ctx: EventContext, kind: str, priced: Priced, receipt_no: str,
               currency: str, customer_id: str | None, original_number: str | None,
               tenders: Sequence[Tender], **extra: Any) -> DocumentDraft:
-    net = sum(p.net for p in priced)
-    tax = sum(p.tax for p in priced)
+    net, tax = priced.net, priced.tax
     body: dict[str, Any] = {
         "receipt_no": receipt_no, "currency": currency, "customer_id": customer_id,
         "store_id": ctx.store.store_id, "register_id": ctx.envelope.register_id,
@@ -246,12 +261,12 @@ def _document(ctx: EventContext, kind: str, priced: Sequence[PricedLine], receip
     return document
 
 
-def _record_sale(ctx: EventContext, receipt_no: str, priced: Sequence[PricedLine],
+def _record_sale(ctx: EventContext, receipt_no: str, priced: Priced,
                  sold: Sequence[SoldLine], cash: int, entry_lines: Any) -> None:
     store_id = ctx.store.store_id
     ctx.result.sales.append(SaleRecord(
         store_id, receipt_no, ctx.envelope.event_id, ctx.business_day, ctx.envelope.register_id,
-        None, sum(p.total for p in priced), sum(p.tax for p in priced), cash, tuple(sold),
+        None, priced.total, priced.tax, cash, tuple(sold),
         tuple(entry_lines), tuple(m for m in ctx.result.moves if m.kind == "sale")))
 
 
@@ -275,7 +290,7 @@ def post_sale(ctx: EventContext, sale: Sale) -> None:
     entry = EntryBuilder()
     priced, sold = _sale_part(ctx, entry, sale.lines, "lines")
     _audit_totals(ctx, sale.totals, priced)
-    total = sum(p.total for p in priced)
+    total = priced.total
     cash = _post_tenders(ctx, entry, sale.tenders, +1, total)
     _finish(ctx, entry, f"{'order ' + sale.order_id if sale.order_id else 'sale'} {sale.receipt_no}")
     extra = {"order_id": sale.order_id} if sale.order_id else {}
@@ -290,7 +305,7 @@ def post_return(ctx: EventContext, document: Return) -> None:
     entry = EntryBuilder()
     priced, original = _return_part(ctx, entry, document.lines, document.original, "lines")
     _audit_totals(ctx, document.totals, priced)
-    total = sum(p.total for p in priced)
+    total = priced.total
     cash = _post_tenders(ctx, entry, document.tenders, -1, -total)
     _finish(ctx, entry, f"return {document.receipt_no}")
     _document(ctx, "credit_note", priced, document.receipt_no, document.currency,
@@ -309,7 +324,7 @@ def post_exchange(ctx: EventContext, document: Exchange) -> None:
     returned, original = _return_part(ctx, entry, document.return_lines, document.original,
                                       "return_lines")
     sold_priced, sold = _sale_part(ctx, entry, document.sale_lines, "sale_lines")
-    balance = sum(p.total for p in sold_priced) - sum(p.total for p in returned)
+    balance = sold_priced.total - returned.total
     cash = _post_tenders(ctx, entry, document.tenders, +1, balance)
     _finish(ctx, entry, f"exchange {document.receipt_no}")
     if returned:
@@ -322,8 +337,7 @@ def post_exchange(ctx: EventContext, document: Exchange) -> None:
         # A void of an exchange reverses the whole document: its entry and all its moves.
         ctx.result.sales.append(SaleRecord(
             ctx.store.store_id, document.receipt_no, ctx.envelope.event_id, ctx.business_day,
-            ctx.envelope.register_id, None, balance, sum(p.tax for p in sold_priced)
-            - sum(p.tax for p in returned), cash, tuple(sold), ctx.result.entries[-1].lines,
+            ctx.envelope.register_id, None, balance, sold_priced.tax - returned.tax, cash, tuple(sold), ctx.result.entries[-1].lines,
             tuple(ctx.result.moves)))
     _drawer_cash(ctx, cash, cash_sales=max(cash, 0), cash_refunds=max(-cash, 0))
 
