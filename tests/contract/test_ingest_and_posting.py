@@ -270,3 +270,33 @@ def test_reserving_again_for_the_same_order_replaces_the_reservation(hub: Hub) -
     assert first.atp_after == again.atp_after == 4
     with pytest.raises(NotAvailable):
         reserve(hub.uow, "ORD-OTHER", "A", "S1", 5, clock=hub.clock)
+
+
+def _store_as_an_earlier_release_did(hub: Hub, document: dict[str, object]) -> None:
+    """Append a body the way the log holds it, bypassing today's validation."""
+    import hashlib
+
+    from posledger.app.ingest import canonical_json
+    from posledger.app.ports import NewEvent
+
+    body = canonical_json(document)
+    new = NewEvent(str(document["event_id"]), str(document["type"]), "S1", "S1-R1", int(document["seq"]),  # type: ignore[call-overload]
+                   str(document["occurred_at"]), body, hashlib.sha256(body.encode()).hexdigest(),
+                   hub.clock.now(), "api")
+    hub.uow.run(lambda uow: uow.events.append_many([new]))
+
+
+def test_events_stored_before_fields_were_closed_still_post_and_an_unreadable_one_blocks_nothing(hub: Hub) -> None:
+    legacy = a_sale(event_id="E-legacy", receipt_no="R-legacy")
+    legacy["payload"]["note"] = "ignored by the release that accepted it"  # type: ignore[index]
+    _store_as_an_earlier_release_did(hub, legacy)
+    unreadable = a_sale(event_id="E-unreadable", receipt_no="R-unreadable")
+    unreadable["payload"]["lines"][0]["qty"] = 0  # type: ignore[index]
+    _store_as_an_earlier_release_did(hub, unreadable)
+    hub.send(a_sale(event_id="E-after", receipt_no="R-after"))
+    hub.post()
+    statuses = hub.uow.run(lambda uow: {e: event_status(uow, e)["status"]  # type: ignore[index]
+                                         for e in ("E-legacy", "E-unreadable", "E-after")}, read_only=True)
+    assert statuses == {"E-legacy": "posted", "E-unreadable": "exception", "E-after": "posted"}
+    open_types = hub.uow.run(lambda uow: [e["type"] for e in list_exceptions(uow, status="open")], read_only=True)
+    assert "invalid_stored_event" in open_types

@@ -82,3 +82,17 @@ def test_a_worker_killed_mid_stream_and_terminated_sessions_lose_nothing(tmp_pat
         assert twice == (0,)
         check = subprocess.run([*CLI, "check"], env=env, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_workers_of_another_database_on_the_same_server_are_not_peers() -> None:
+    """Another deployment's workers (another database) must not shrink this one's fair share."""
+    from posledger.adapters.postgres.leases import APPLICATION_NAME, PartitionLeases
+    from tests.contract.conftest import POSTGRES_URL
+
+    with fresh_postgres_database() as database_url, \
+            psycopg.connect(POSTGRES_URL, application_name=APPLICATION_NAME):  # a worker elsewhere
+        leases = PartitionLeases(database_url, 8)
+        try:
+            assert leases.rebalance() == set(range(8))
+        finally:
+            leases.close()

@@ -235,3 +235,55 @@ def test_random_mutations_get_the_verdict_and_field_path_the_contract_says(event
             assert "required" in error.detail
         return
     assert mutation == "delete", f"{mutation} of {path} was accepted"
+
+
+# ------------------------------------------------------------------------------ review fixes
+
+@pytest.mark.parametrize("value", ["4111111111111111", "1234567890123", "S3CR3T-VALUE"])
+def test_an_error_never_repeats_the_value_that_was_sent(value: str) -> None:
+    from posledger.domain.codec import convert_event
+
+    for mutate in (lambda d: d["payload"]["tenders"][0].update(tender=value),
+                   lambda d: d.update(type=value)):
+        document = event("sale.completed")
+        mutate(document)
+        with pytest.raises(InvalidInput) as raised:
+            convert_event(document)
+        assert value not in raised.value.detail and value not in raised.value.field
+    document = event("sale.completed")
+    document["payload"]["lines"][0][value] = 1  # an unknown field is named, unless it is a long digit run
+    with pytest.raises(InvalidInput) as raised:
+        convert_event(document)
+    assert "1234567890123" not in str(raised.value) and "4111111111111111" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("path", "blank"), [
+    (["payload", "receipt_no"], ""), (["payload", "receipt_no"], "   "),
+    (["payload", "lines", 0, "sku"], " "), (["payload", "lines", 0, "tax_code"], ""),
+])
+def test_a_required_name_may_not_be_empty_or_blank(path: list[Any], blank: str) -> None:
+    document = event("sale.completed")
+    at(document, path[:-1])[path[-1]] = blank
+    with pytest.raises(InvalidInput) as raised:
+        parse_event(document)
+    assert raised.value.field == ".".join(str(p) for p in path).replace(".0.", "[0].")
+
+
+def test_a_stock_event_may_say_seq_null() -> None:
+    document = event("stock.received")
+    document["seq"] = None
+    parse_event(document)
+
+
+def test_a_stored_event_with_a_field_since_refused_still_decodes_for_posting() -> None:
+    """Bodies accepted when unknown fields were ignored must still post after the upgrade."""
+    from posledger.domain.codec import decode_stored_event
+
+    document = event("sale.completed")
+    document["payload"]["note"] = "legacy"
+    document["payload"]["lines"][0]["aisle"] = 4
+    decoded = decode_stored_event(json.dumps(document))
+    assert decoded.payload.lines[0].qty == 2  # type: ignore[union-attr]
+    document["payload"]["lines"][0]["qty"] = 0
+    with pytest.raises(InvalidInput):
+        decode_stored_event(json.dumps(document))

@@ -18,7 +18,7 @@ import msgspec
 from posledger.app.clock import Clock
 from posledger.app.event_cache import EventCache
 from posledger.app.ingest import ingest
-from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
+from posledger.app.ports import UnitOfWorkFactory
 from posledger.app.posting import PostingEngine, PostingReport
 
 __all__ = ["LineProblem", "ImportReport", "import_lines"]
@@ -50,7 +50,7 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """``progress(lines_done, bytes_done)`` is called after each chunk."""
     report = ImportReport()
-    chunk: list[tuple[int, Any, Any]] = []  # line number, decoded, the line as read
+    chunk: list[tuple[int, Any]] = []  # line number, decoded
     consumed_bytes = 0
 
     def flush() -> None:
@@ -68,8 +68,8 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
         if not line.strip():
             continue
         try:
-            chunk.append((line_no, _JSON.decode(line), line))
-        except msgspec.DecodeError as error:
+            chunk.append((line_no, _JSON.decode(line)))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
             report.problems.append(LineProblem(line_no, None, "rejected", "invalid_json", "(body)",
                                                f"not valid JSON: {error}"))
         if len(chunk) >= chunk_size:
@@ -78,20 +78,14 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
     return report
 
 
-def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: list[tuple[int, Any, Any]],
+def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: list[tuple[int, Any]],
                   clock: Clock, report: ImportReport, cache: EventCache | None, partitions: int) -> None:
-    """Append the chunk and post it (and anything pending before it) in one transaction: one
-    commit per chunk. Killed half way, nothing of the chunk is there; run again, it all is."""
-    posted: list[PostingReport] = []
-
-    def post(uow: UnitOfWork) -> None:
-        posted[:] = [engine.post_pending(uow)]  # a retried transaction keeps only its last run
-
-    results = ingest(uow_factory, [document for _, document, _ in chunk], clock=clock, source="import",
-                     cache=cache, partitions=partitions, raws=[line for _, _, line in chunk], then=post)
-    for part in posted:
-        report.posting.add(part)
-    for (line_no, _, _), result in zip(chunk, results, strict=True):
+    """Append the chunk (one transaction), then post it in transactions of its own: a posting
+    failure never undoes what was accepted."""
+    results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import",
+                     cache=cache, partitions=partitions)
+    report.posting.add(engine.run())
+    for (line_no, _), result in zip(chunk, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1
         elif result.status == "duplicate":

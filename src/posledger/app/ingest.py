@@ -9,7 +9,7 @@ untouched. Per-register ``seq`` is tracked here, in the same transaction as the 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
 from posledger.domain.events import Event
 
-__all__ = ["Problem", "IngestResult", "ingest", "canonical_json", "SequenceTracker"]
+__all__ = ["Problem", "IngestResult", "ingest", "canonical_json", "SequenceTracker", "Undecodable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +77,24 @@ def _storable(text: str) -> str:
 
 def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock,
            source: str = "api", cache: EventCache | None = None,
-           partitions: int = DEFAULT_PARTITIONS, raws: Sequence[bytes | None] | None = None,
-           then: Callable[[UnitOfWork], object] | None = None) -> list[IngestResult]:
+           partitions: int = DEFAULT_PARTITIONS) -> list[IngestResult]:
     """Validate and append ``documents`` (decoded JSON) in one transaction; a result each.
 
     Validation happens before the transaction; inside it, one query finds the event_ids already
     stored, one statement appends the new events, and sequence tracking runs on a local copy
-    of the registers' high-water marks that is written back once. ``raws``, where given, holds
-    each document's JSON text as received: validation decodes it straight into typed values.
-    ``then`` runs in the same transaction after the append (the batch importer posts there, so
-    that a chunk costs one commit, not two); the parsed events are in ``cache`` by then.
+    of the registers' high-water marks that is written back once.
+
+    Each event is decoded into its typed values from its *canonical* body, the very text that
+    is stored and hashed and that the card-data check read: a JSON object with a key twice
+    cannot be validated one way and stored another. A document that could not even be decoded
+    is passed as ``Undecodable`` and rejected on its own, not with its batch.
     """
     now = clock.now()
     results: list[IngestResult | None] = [None] * len(documents)
     valid: list[tuple[int, Event, str, str]] = []  # index, event, body, hash
     rejections: list[Rejection] = []
     for index, document in enumerate(documents):
-        outcome = _validate(document, raws[index] if raws is not None else None)
+        outcome = _validate(document)
         if isinstance(outcome, IngestResult):
             results[index] = outcome
             if outcome.problem is not None:
@@ -136,27 +137,28 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
         for index, event_id in repeated:
             outcome[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
         sequences.flush()
-        if then is not None:
-            _hand_over(cache, fresh)
-            then(uow)
         return outcome, fresh
 
     # Idempotent: run again after a COMMIT that did go through, it finds the events stored and
     # answers "duplicate", which registers take as delivered.
     results, fresh = uow_factory.run(append, operation="ingest", idempotent=True)
-    if then is None:
-        _hand_over(cache, fresh)
+    if cache is not None:  # parsed events for posting in this process: no second decode
+        for _index, event, _body, body_hash in fresh:
+            cache.put(body_hash, event)
     return [r for r in results if r is not None]
 
 
-def _hand_over(cache: EventCache | None, fresh: list[tuple[int, Event, str, str]]) -> None:
-    """Parsed events for posting in this process, so that it need not decode them again."""
-    if cache is not None:
-        for _index, event, _body, body_hash in fresh:
-            cache.put(body_hash, event)
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """One event of a batch that is not valid JSON (the rest of the batch is)."""
+
+    detail: str
 
 
-def _validate(document: Any, raw: bytes | None = None) -> tuple[Event, str, str] | IngestResult:
+def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
+    if isinstance(document, Undecodable):
+        return IngestResult(None, "rejected", problem=Problem(
+            "invalid_event", "Invalid event", "(body)", f"not valid JSON: {document.detail}"))
     event_id = _safe_event_id(document)
     try:
         body = canonical_json(document)
@@ -168,7 +170,7 @@ def _validate(document: Any, raw: bytes | None = None) -> tuple[Event, str, str]
         return IngestResult(event_id, "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)", "not a JSON document"))
     try:
-        event = parse_event(document, json_text=body, raw=raw)
+        event = parse_event(document, json_text=body, raw=body)
     except PanDetected as error:
         # The body is neither stored nor echoed; the event_id only if it is not itself a PAN.
         kept_id = None if error.field == "event_id" else event_id

@@ -23,8 +23,9 @@ from posledger.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from posledger.domain.codec import decode_event
+from posledger.domain.codec import decode_stored_event
 from posledger.domain.costing import StockPosition
+from posledger.domain.errors import InvalidInput
 from posledger.domain.events import Event
 from posledger.domain.master import MasterData
 from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_event, stock_keys
@@ -184,16 +185,6 @@ class PostingEngine:
         return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting",
                                      idempotent=True)  # posted events are not pending: nothing twice
 
-    def post_pending(self, uow: UnitOfWork) -> PostingReport:
-        """Post everything pending, in batches, inside the caller's unit of work (single-consumer
-        mode): the batch importer appends a chunk and posts it in one transaction."""
-        total = PostingReport()
-        while True:
-            report = self._batch(uow, None)
-            total.add(report)
-            if report.batches == 0:
-                return total
-
     def _batch(self, uow: UnitOfWork, partition: int | None) -> PostingReport:
         report = PostingReport()
         ready = uow.parking.ready(self._batch_size, partition)
@@ -209,7 +200,16 @@ class PostingEngine:
         state = BatchState(uow, self._snapshot(uow))
         state.waiting_keys = uow.parking.waiting_keys("receipt:")
         now = self._clock.now()
-        parsed = [(stored, self._parse(stored)) for stored in events]
+        parsed = []
+        for stored in events:
+            try:
+                parsed.append((stored, self._parse(stored)))
+            except InvalidInput as error:  # stored, so once valid: kept and shown, never blocking the rest
+                self._park(uow, stored, Parked("invalid_stored_event", None, {
+                    "field": error.field, "detail": error.detail,
+                    "problem": "this release cannot read the stored event; resolve with retry once fixed"}), now)
+                state.writes.statuses.append((stored.offset, "exception"))
+                report.parked += 1
         state.prefetch([key for _, event in parsed for key in stock_keys(event)])
         for stored, event in parsed:
             self._post_one(uow, state, stored, event, now, report)
@@ -223,14 +223,14 @@ class PostingEngine:
     def _parse(self, stored: StoredEvent) -> Event:
         event = self._cache.take(stored.event_id, stored.body_hash) if self._cache is not None else None
         if event is None:
-            event = decode_event(stored.body)
+            event = decode_stored_event(stored.body)
         return event
 
     def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, event: Event,
                   now: str, report: PostingReport) -> None:
         outcome = post_event(event, state)
         if isinstance(outcome, Parked):
-            self._park(uow, stored, event, outcome, now)
+            self._park(uow, stored, outcome, now)
             if outcome.wait_key is not None:
                 state.waiting_keys.add(outcome.wait_key)
             state.writes.statuses.append((stored.offset, "exception"))
@@ -251,8 +251,7 @@ class PostingEngine:
         report.accepted_at.append(stored.accepted_at)
         report.findings += len(outcome.findings)
 
-    def _park(self, uow: UnitOfWork, stored: StoredEvent, event: Event, parked: Parked,
-              now: str) -> None:
+    def _park(self, uow: UnitOfWork, stored: StoredEvent, parked: Parked, now: str) -> None:
         open_records = uow.exceptions.open_for_event(stored.event_id)
         existing = [e for e in open_records if e.type == parked.type and e.detail.get("parked")]
         for superseded in open_records:
@@ -262,9 +261,9 @@ class PostingEngine:
             exception_id = existing[0].id
         else:
             exception_id = uow.exceptions.add(ExceptionRecord(
-                0, parked.type, "open", event.envelope.store_id, event.envelope.register_id,
+                0, parked.type, "open", stored.store_id, stored.register_id,
                 stored.event_id, None, {**parked.detail, "parked": True}, now))
-        uow.parking.park(stored.offset, event.envelope.store_id, parked.wait_key, exception_id)
+        uow.parking.park(stored.offset, stored.store_id, parked.wait_key, exception_id)
 
     def _unpark(self, uow: UnitOfWork, stored: StoredEvent, now: str) -> None:
         exception_id = uow.parking.unpark(stored.offset)

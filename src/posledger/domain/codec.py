@@ -27,7 +27,7 @@ from posledger.domain.currencies import ISO_4217
 from posledger.domain.errors import InvalidInput
 from posledger.domain.pan import refuse_card_data
 
-__all__ = ["decode_event", "convert_event", "parse_event", "event_json_schema", "UnknownField", "WireEvent",
+__all__ = ["decode_event", "decode_stored_event", "convert_event", "parse_event", "event_json_schema", "UnknownField", "WireEvent",
            "EXT_MAX_BYTES"]
 
 EXT_MAX_BYTES = 4096
@@ -35,8 +35,10 @@ EXT_MAX_BYTES = 4096
 # ------------------------------------------------------------------------------------ scalars
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*\Z"  # no control characters (CONTRACT section 2, bounds)
+_NOT_BLANK = r"^(?!\s*\Z)[^\x00-\x1f\x7f]*\Z"  # ...and not empty or only spaces
 Text = Annotated[str, msgspec.Meta(max_length=256, pattern=_PRINTABLE)]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_PRINTABLE)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=_NOT_BLANK)]  # a required label
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_NOT_BLANK)]
 EventId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}\Z",
                                       description="1-64 characters of A-Z a-z 0-9 . _ : -")]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z", description="ISO 4217 code")]
@@ -93,7 +95,7 @@ class LineData(_Closed):
     sku: Id
     qty: PositiveQty
     unit_price: Money
-    tax_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=_PRINTABLE)]
+    tax_code: Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=_NOT_BLANK)]
     tax: Money
     discount: Money = 0
     promo_id: Id | None = None
@@ -112,7 +114,7 @@ class ReturnLineData(LineData):
 
 class OriginalData(_Closed):
     store_id: Id
-    receipt_no: Text
+    receipt_no: Name
 
 
 class TotalsData(_Closed):
@@ -127,7 +129,7 @@ Tenders = Annotated[list[TenderData], msgspec.Meta(max_length=100)]
 
 
 class SalePayload(_Closed):
-    receipt_no: Text
+    receipt_no: Name
     currency: Currency
     lines: Lines
     tenders: Tenders
@@ -141,11 +143,11 @@ class SalePayload(_Closed):
 class OrderPayload(SalePayload, kw_only=True):
     """``order.fulfilled``: a sale plus the order whose reservation it consumes."""
 
-    order_id: Text
+    order_id: Name
 
 
 class ReturnPayload(_Closed):
-    receipt_no: Text
+    receipt_no: Name
     currency: Currency
     lines: Annotated[list[ReturnLineData], msgspec.Meta(min_length=1, max_length=1000)]
     tenders: Tenders
@@ -160,7 +162,7 @@ class ReturnPayload(_Closed):
 
 
 class ExchangePayload(_Closed):
-    receipt_no: Text
+    receipt_no: Name
     currency: Currency
     tenders: Annotated[list[SignedTenderData], msgspec.Meta(max_length=100)]
     return_lines: ReturnLines = []
@@ -176,21 +178,21 @@ class ExchangePayload(_Closed):
 
 
 class VoidPayload(_Closed):
-    receipt_no: Text
+    receipt_no: Name
     reason: Text | None = None
     approved_by: Text | None = None
     ext: Ext | None = None
 
 
 class OpenedPayload(_Closed):
-    session_id: Text
+    session_id: Name
     opening_float: Money
     cashier_id: Text | None = None
     ext: Ext | None = None
 
 
 class CashMovedPayload(_Closed):
-    session_id: Text
+    session_id: Name
     kind: Literal["drop", "float_add", "paid_out"]
     amount: Annotated[int, msgspec.Meta(ge=1, le=10**12)]
     reason: Text | None = None
@@ -202,7 +204,7 @@ class CountedData(_Closed):
 
 
 class ClosedPayload(_Closed):
-    session_id: Text
+    session_id: Name
     counted: CountedData
     approved_by: Text | None = None
     ext: Ext | None = None
@@ -284,6 +286,7 @@ class _StockEnvelope(_Closed, tag_field="type"):
     store_id: Id
     occurred_at: datetime
     register_id: None = None
+    seq: None = None  # absent, or null
     business_day: date | None = None
     ext: Ext | None = None
 
@@ -381,7 +384,20 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+_LONG_DIGITS = re.compile(r"\d{13,}")
+_QUOTED_VALUE = re.compile(r"^(Invalid enum value|Invalid value) .*$")
+
+
 def _invalid(error: msgspec.ValidationError) -> InvalidInput:
+    """The contract's field path and a detail that never repeats a value the client sent (a
+    value may be a card number in the wrong field: CONTRACT section 8)."""
+    found = _describe(error)
+    if _LONG_DIGITS.search(found.field):  # a name made of a long digit run is never echoed
+        found = type(found)(_LONG_DIGITS.sub("…", found.field), found.detail)
+    return found
+
+
+def _describe(error: msgspec.ValidationError) -> InvalidInput:
     match = _AT.match(str(error))
     assert match is not None
     message, path = match["message"], _field(match["path"] or "")
@@ -389,14 +405,18 @@ def _invalid(error: msgspec.ValidationError) -> InvalidInput:
         return InvalidInput(_join(path, missing["name"]), "is required")
     if unknown := _UNKNOWN.match(message):
         name = unknown["name"]
-        close = difflib.get_close_matches(name, _KNOWN_NAMES, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name, [known for known in _KNOWN_NAMES if known != name], n=1,
+                                          cutoff=0.75)
         hint = f'; did you mean "{close[0]}"?' if close else "; extra data belongs in an `ext` object"
+        if name in _KNOWN_NAMES:
+            hint = " here (it belongs to other event types or levels)"
         return UnknownField(_join(path, name), f"is not a field of the contract{hint}")
-    if path == "type" and (tag := _TAG.match(message)):
-        return InvalidInput("type", f"unknown event type {tag['value']}; expected one of "
-                            + ", ".join(domain.EVENT_TYPES))
+    if path == "type" and _TAG.match(message):
+        return InvalidInput("type", "unknown event type; expected one of " + ", ".join(domain.EVENT_TYPES))
+    if _QUOTED_VALUE.match(message):
+        return InvalidInput(path or "(body)", "is not one of the values the contract allows here")
     if message.endswith("got `null`"):
-        return InvalidInput(path or "(body)", "is required (null given)")
+        return InvalidInput(path or "(body)", "must not be null")
     if message == "Expected `null`, got `str`" and path == "register_id":
         return InvalidInput(path, "must be null for stock events, which no register emits")
     detail = message.replace("Expected", "must be", 1).replace("`", "")
@@ -427,7 +447,7 @@ def convert_event(document: Any) -> domain.Event:
 
 
 def parse_event(document: Any, *, check_card_data: bool = True, json_text: str | None = None,
-                raw: bytes | None = None) -> domain.Event:
+                raw: bytes | str | None = None) -> domain.Event:
     """Card data first (it must never reach an error message or a store), then the codec.
     ``json_text`` (the same document as JSON) makes the card-data check cheap; ``raw``, the
     JSON the document was decoded from, is decoded again straight into the typed structs,
@@ -435,6 +455,39 @@ def parse_event(document: Any, *, check_card_data: bool = True, json_text: str |
     if check_card_data:
         refuse_card_data(document, json_text)
     return decode_event(raw) if raw is not None else convert_event(document)
+
+
+_PATH_STEP = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def decode_stored_event(body: str) -> domain.Event:
+    """A stored event, as posting reads it. Events accepted by an earlier release, when unknown
+    fields were ignored rather than refused, may carry fields the codec now refuses: those are
+    dropped here (they never meant anything to the books), so that an upgrade posts them as it
+    would have. Anything else invalid raises ``InvalidInput``."""
+    try:
+        return decode_event(body)
+    except UnknownField as first:
+        document = msgspec.json.decode(body)
+        error: UnknownField = first
+        for _ in range(1000):
+            try:
+                _drop(document, error.field)
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise InvalidInput(error.field, error.detail) from None
+            try:
+                return convert_event(document)
+            except UnknownField as again:
+                error = again
+        raise error from None
+
+
+def _drop(document: Any, path: str) -> None:
+    steps = _PATH_STEP.findall(path)
+    holder = document
+    for step in steps[:-1]:
+        holder = holder[int(step[1:-1])] if step.startswith("[") else holder[step]
+    del holder[steps[-1]]
 
 
 def event_json_schema() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -460,7 +513,7 @@ def _currency(value: str) -> str:
 def _card(card: CardData | None) -> domain.Card | None:
     if card is None:
         return None
-    return domain.Card(card.scheme, card.last4, card.auth_code, card.terminal_id, card.first6)
+    return domain.Card(card.scheme, card.last4, card.auth_code, card.terminal_id, card.first6, card.psp_reference)
 
 
 def _tenders(tenders: list[TenderData] | list[SignedTenderData]) -> tuple[domain.Tender, ...]:

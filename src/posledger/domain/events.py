@@ -35,6 +35,7 @@ class Card(NamedTuple):
     auth_code: str | None
     terminal_id: str | None
     first6: str | None
+    psp_reference: str | None = None  # the acquirer's id of the transaction (CONTRACT section 9)
 
 
 class Tender(NamedTuple):

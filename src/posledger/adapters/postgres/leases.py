@@ -40,8 +40,9 @@ class PartitionLeases:
         """Take free partitions up to a fair share; give back any above it. Returns the owned set."""
         try:
             connection = self._connect()
-            row = connection.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = %s",
-                                     (APPLICATION_NAME,)).fetchone()
+            # Workers of this database only: another deployment's on the same server is not a peer.
+            row = connection.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = %s "
+                                     "AND datname = current_database()", (APPLICATION_NAME,)).fetchone()
             workers = max(1, int(row[0]) if row else 1)
             share = math.ceil(self._partitions / workers)
             for partition in sorted(self.owned)[share:]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ def _child(settings: Settings, wake: Any, reports: Connection, parent_pid: int,
     from posledger.app.retry import StorageUnavailable
     from posledger.bootstrap import bootstrap
 
+    # Ctrl-C reaches the whole process group: the server stops this process itself, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=os.environ.get("POSLEDGER_LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     application = bootstrap(settings, process="posledger serve (posting)")
@@ -77,6 +80,7 @@ class PostingProcess:
         self._context = multiprocessing.get_context("spawn")  # no inherited threads or connections
         self._wake = self._context.Event()
         self._stopping = threading.Event()
+        self._spawning = threading.Lock()  # stop() and a restart never race
         self._process: Any = None
         self._reports: Connection | None = None
         self._supervisor = threading.Thread(target=self._supervise, name="posting-process", daemon=True)
@@ -89,6 +93,14 @@ class PostingProcess:
         self._supervisor.start()
 
     def _spawn(self) -> None:
+        with self._spawning:
+            if self._stopping.is_set():
+                return
+            if self._reports is not None:
+                self._reports.close()
+            self._start_child()
+
+    def _start_child(self) -> None:
         receiving, sending = self._context.Pipe(duplex=False)
         self._process = self._context.Process(
             target=_child, name="posledger-posting", daemon=True,
@@ -132,7 +144,8 @@ class PostingProcess:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
+        with self._spawning:
+            self._stopping.set()
         if self._process is not None and self._process.is_alive():
             self._process.terminate()  # SIGTERM: the batch in hand rolls back, nothing is lost
             self._process.join(timeout)
