@@ -79,15 +79,10 @@ class TenderData(_Closed):
     ext: Ext | None = None
 
 
-class SignedTenderData(_Closed):
+class SignedTenderData(TenderData, kw_only=True):
     """An exchange's tender: negative is a refund to the customer."""
 
-    tender: TenderKind
     amount: SignedMoney
-    tendered: Money | None = None
-    change: Money | None = None
-    card: CardData | None = None
-    ext: Ext | None = None
 
 
 class LineData(_Closed):
