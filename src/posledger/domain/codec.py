@@ -123,16 +123,21 @@ ReturnLines = Annotated[list[ReturnLineData], msgspec.Meta(max_length=1000)]
 Tenders = Annotated[list[TenderData], msgspec.Meta(max_length=100)]
 
 
-class SalePayload(_Closed):
+class _Document(_Closed):
+    """What every sales document carries: sale, order, return, exchange."""
+
     receipt_no: Name
     currency: Currency
-    lines: Lines
-    tenders: Tenders
     cashier_id: Text | None = None
     customer_id: Text | None = None
-    channel: Text | None = None
+    channel: Text | None = None  # a return's too: where the goods came back (an online order)
     totals: TotalsData | None = None
     ext: Ext | None = None
+
+
+class SalePayload(_Document, kw_only=True):
+    lines: Lines
+    tenders: Tenders
 
 
 class OrderPayload(SalePayload, kw_only=True):
@@ -141,35 +146,24 @@ class OrderPayload(SalePayload, kw_only=True):
     order_id: Name
 
 
-class ReturnPayload(_Closed):
-    receipt_no: Name
-    currency: Currency
-    lines: Annotated[list[ReturnLineData], msgspec.Meta(min_length=1, max_length=1000)]
-    tenders: Tenders
-    cashier_id: Text | None = None
-    customer_id: Text | None = None
-    channel: Text | None = None  # as a sale's: where the goods came back (a return of an online order)
+class _ReturnDocument(_Document, kw_only=True):
+    """A return's or an exchange's reference to the original sale, and the defaults its lines
+    take when they give no reason or disposition of their own."""
+
     original: OriginalData | None = None
     reason: Text | None = None
     disposition: Disposition | None = None
-    totals: TotalsData | None = None
-    ext: Ext | None = None
 
 
-class ExchangePayload(_Closed):
-    receipt_no: Name
-    currency: Currency
+class ReturnPayload(_ReturnDocument, kw_only=True):
+    lines: Annotated[list[ReturnLineData], msgspec.Meta(min_length=1, max_length=1000)]
+    tenders: Tenders
+
+
+class ExchangePayload(_ReturnDocument, kw_only=True):
     tenders: Annotated[list[SignedTenderData], msgspec.Meta(max_length=100)]
     return_lines: ReturnLines = []
     sale_lines: Annotated[list[LineData], msgspec.Meta(max_length=1000)] = []
-    cashier_id: Text | None = None
-    customer_id: Text | None = None
-    channel: Text | None = None  # as a sale's: where the goods came back (a return of an online order)
-    original: OriginalData | None = None
-    reason: Text | None = None
-    disposition: Disposition | None = None
-    totals: TotalsData | None = None
-    ext: Ext | None = None
 
 
 class VoidPayload(_Closed):
