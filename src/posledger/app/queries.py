@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -15,6 +15,9 @@ from posledger.domain.money import round_half_up
 
 __all__ = ["trial_balance", "stock_report", "list_exceptions", "resolve_exception",
            "event_status", "check_invariants", "InvariantReport", "exception_json"]
+
+# Kept here for the callers that import them from the read side.
+from posledger.app.checks import InvariantReport, check_invariants  # noqa: E402
 
 
 def trial_balance(uow: UnitOfWork, store_id: str | None = None, day_from: date | None = None,
@@ -121,48 +124,3 @@ def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
         "documents": [doc.number for doc in uow.queries.documents_for_event(event_id)],
         "exceptions": [exception_json(e) for e in uow.exceptions.list(event_id=event_id)],
     }
-
-
-@dataclass(slots=True)
-class InvariantReport:
-    """CONTRACT section 5's invariants, checked against what is stored."""
-
-    ledger_balanced: bool
-    unbalanced_stores: list[str]
-    inventory_mismatches: dict[str, tuple[int, int]]  # store: (GL 1300, stock value)
-    on_hand_mismatches: list[tuple[str, str]]
-    events_posted_twice: list[str]
-    series_with_gaps: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return (self.ledger_balanced and not self.unbalanced_stores
-                and not self.inventory_mismatches and not self.on_hand_mismatches
-                and not self.events_posted_twice and not self.series_with_gaps)
-
-
-def check_invariants(uow: UnitOfWork) -> InvariantReport:
-    rows_all = uow.queries.trial_balance(None, None, None)
-    balanced = sum(r.debit for r in rows_all) == sum(r.credit for r in rows_all)
-    master = snapshot(uow, ("stores",))
-    store_ids = set(master.stores) | set(uow.queries.stock_value_by_store())
-    unbalanced = []
-    inventory = {}
-    stock_values = uow.queries.stock_value_by_store()
-    for store_id in sorted(store_ids):
-        rows = uow.queries.trial_balance([store_id], None, None)
-        if sum(r.debit for r in rows) != sum(r.credit for r in rows):
-            unbalanced.append(store_id)
-        gl_inventory = sum(r.debit - r.credit for r in rows if r.account == "1300")
-        if gl_inventory != stock_values.get(store_id, 0):
-            inventory[store_id] = (gl_inventory, stock_values.get(store_id, 0))
-    moves = uow.queries.on_hand_from_moves()
-    on_hand = []
-    for row in uow.queries.stock(None, None):
-        summed = moves.get((row.sku, row.location_id), (0, 0))
-        if summed != (row.position.on_hand, row.position.value):
-            on_hand.append((row.sku, row.location_id))
-    twice = [event_id for event_id, count in uow.queries.postings_per_event().items() if count > 1]
-    gaps = [series for series, numbers in uow.queries.document_numbers().items()
-            if numbers != list(range(1, len(numbers) + 1))]
-    return InvariantReport(balanced, unbalanced, inventory, on_hand, twice, gaps)

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ from rich.progress import (
 from rich.table import Table
 
 from posledger.app.batch_import import import_lines
+from posledger.app.checks import rebuild_projections, run_check
 from posledger.app.master_data import load_master_data
 from posledger.app.queries import (
-    check_invariants,
     list_exceptions,
     resolve_exception,
     stock_report,
@@ -486,12 +486,33 @@ def db_status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command("check")
-def check() -> None:
-    """Check the contract's ledger invariants against the database."""
-    report = _app().uow.run(check_invariants, read_only=True, operation="check")
-    console.print(report)
+def check(full: bool = typer.Option(False, "--full", help="Walk every journal line and stock move, "
+                                                            "not only what was posted since the last passing check."),
+          as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Check the contract's ledger invariants and the balances kept at posting against the
+    journal. Incremental by default: a passing run keeps a checkpoint, and the next run reads only
+    what was posted since. Exit 1 when something is wrong."""
+    application = _app()
+    report = run_check(application.uow, full=full, clock=application.clock)
+    if as_json:
+        print(json.dumps(asdict(report) | {"ok": report.ok}))
+    else:
+        console.print(report)
+        console.print(f"{report.scope}: {report.entries_checked} journal entries and {report.moves_checked} "
+                      f"stock moves read; {'ok' if report.ok else 'PROBLEMS FOUND'}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("rebuild")
+def rebuild() -> None:
+    """Rebuild what posledger keeps beside the journal (balances per store and account, per
+    business day, open-exception counts) from the journal and the exceptions, in one
+    transaction. Safe while serving: posting waits for it."""
+    application = _app()
+    rows = rebuild_projections(application.uow)
+    for name, count in rows.items():
+        console.print(f"{name}: {count} rows")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import re
 import threading
 import time
@@ -35,7 +36,9 @@ from posledger.adapters.sql.unit_of_work import RetryingFactory, SqlUnitOfWork
 from posledger.app.retry import DEFAULT_POLICY, RetryLog, RetryPolicy
 
 log = logging.getLogger("posledger.postgres")
-_SEQUENCES = {("events", '"offset"'): "events_offset_seq"}
+_SEQUENCES = {("events", '"offset"'): "events_offset_seq",
+              ("journal_entries", "entry_id"): "journal_entries_entry_id_seq",
+              ("stock_moves", "move_id"): "stock_moves_move_id_seq"}
 
 
 @lru_cache(maxsize=512)
@@ -315,12 +318,10 @@ class PostgresUnitOfWork(RetryingFactory):
         self._db = PostgresDatabase(connection)
         self._lock = threading.RLock()
         self._open = False  # a unit of work is open (one at a time per factory)
+        self._readers: queue.SimpleQueue[PostgresDatabase] = queue.SimpleQueue()
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
-
-    def recorded_version(self) -> int:
-        return current_version(self._connection)
 
     def _reconnect_if_broken(self) -> None:
         """A terminated backend or a restarted server breaks the connection: open a new one.
@@ -340,7 +341,62 @@ class PostgresUnitOfWork(RetryingFactory):
         except psycopg.Error:
             self._connection.close()
 
-    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+    def _reader(self) -> PostgresDatabase:
+        """A reader connection from the pool (opened on demand, kept for reuse)."""
+        try:
+            reader = self._readers.get_nowait()
+        except queue.Empty:
+            reader = None
+        if reader is None or reader.connection.broken or reader.connection.closed:
+            connection = psycopg.connect(self.url, autocommit=False, options=self._options,
+                                         application_name=self._application_name, **_LIBPQ_OPTIONS)
+            connection.read_only = True
+            reader = PostgresDatabase(connection)
+        return reader
+
+    def _read_unit(self, settled: bool) -> SqlUnitOfWork:
+        """Reads run on their own connections, never queued behind this process's writer (or
+        each other): a heavy report does not hold up ingest or posting."""
+        reader = self._reader()
+        connection = reader.connection
+
+        def begin() -> None:
+            try:
+                if settled:
+                    # Wait until no posledger transaction is in flight (exclusive on the gate),
+                    # take the snapshot, let them go: every id handed out before the snapshot is
+                    # committed in it.
+                    connection.execute("SELECT pg_advisory_lock(%s, %s)", self._gate)
+                    connection.commit()
+                    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                    try:
+                        connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
+                    finally:
+                        connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._gate)
+                else:
+                    connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
+            except BaseException:
+                rollback()
+                raise
+
+        def rollback() -> None:
+            try:
+                if not (connection.broken or connection.closed):
+                    connection.rollback()
+                    connection.isolation_level = None
+            except psycopg.Error:
+                connection.close()
+
+        def release() -> None:
+            if not (connection.broken or connection.closed):
+                self._readers.put(reader)
+
+        return SqlUnitOfWork(reader, begin, lambda: None, rollback, release)
+
+    def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
+        if read_only:
+            return self._read_unit(settled)
+
         def begin() -> None:
             self._lock.acquire()
             if self._open:  # the same thread again: its commit would end the outer transaction
@@ -367,3 +423,8 @@ class PostgresUnitOfWork(RetryingFactory):
 
     def close(self) -> None:
         self._connection.close()
+        while True:
+            try:
+                self._readers.get_nowait().connection.close()
+            except queue.Empty:
+                break

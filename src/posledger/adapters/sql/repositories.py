@@ -11,6 +11,7 @@ import msgspec
 
 from posledger.adapters.sql.database import Database, Row
 from posledger.app.ports import (
+    CheckPoint,
     EntryLineRow,
     ExceptionRecord,
     IssuedDocument,
@@ -150,6 +151,11 @@ class SqlEventLog:
         rows = self.db.fetchall("SELECT status, COUNT(*) FROM events GROUP BY status")
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def pending_count(self) -> int:
+        """Accepted, not yet posted: an index range over the backlog, not a scan of the log."""
+        row = self.db.fetchone("SELECT COUNT(*) FROM events WHERE status = 'accepted'")
+        return int(row[0]) if row else 0
+
     def oldest_pending(self) -> str | None:
         row = self.db.fetchone("SELECT MIN(accepted_at) FROM events WHERE status = 'accepted'")
         return row[0] if row else None
@@ -207,6 +213,15 @@ def _json(value: Any) -> str:
 
 _MOVE_COLUMNS = "sku, location_id, store_id, qty, value, kind, business_day"
 
+_ADD_TO_ACCOUNT_BALANCE = (
+    "INSERT INTO account_balances (store_id, account, debit, credit) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (store_id, account) DO UPDATE SET debit = account_balances.debit + excluded.debit, "
+    "credit = account_balances.credit + excluded.credit")
+_ADD_TO_DAILY_BALANCE = (
+    "INSERT INTO daily_balances (business_day, store_id, account, debit, credit) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (business_day, store_id, account) DO UPDATE SET "
+    "debit = daily_balances.debit + excluded.debit, credit = daily_balances.credit + excluded.credit")
+
 
 def _drawer_json(drawer: Drawer) -> str:
     state = asdict(drawer)
@@ -254,7 +269,8 @@ class SqlLedger:
             return None
         event_id = row[0]
         journal = tuple(JournalLine(r[0], int(r[1]), int(r[2])) for r in self.db.fetchall(
-            "SELECT account, debit, credit FROM journal_lines WHERE event_id = ? ORDER BY entry_no, line_no", (event_id,)))
+            "SELECT l.account, l.debit, l.credit FROM journal_entries e JOIN journal_lines l "
+            "ON l.entry_id = e.entry_id WHERE e.event_id = ? ORDER BY e.entry_no, l.line_no", (event_id,)))
         moves = tuple(_move(r) for r in self.db.fetchall(
             f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_no", (event_id,)))
         lines = tuple(SoldLine(*line) for line in json.loads(row[7]))
@@ -300,24 +316,48 @@ class SqlLedger:
         db = self.db
         entries: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
-        for event_id, entry_no, entry in writes.entries:
+        # The batch's lines summed per (store, account) and per (day, store, account): the
+        # balances move by these in the same transaction as the lines (one row per key and
+        # batch, not per line).
+        running: dict[tuple[str, str], list[int]] = {}
+        daily: dict[tuple[str, str, str], list[int]] = {}
+        entry_ids = db.next_ids("journal_entries", "entry_id", len(writes.entries)) if writes.entries else []
+        for entry_id, (event_id, entry_no, entry) in zip(entry_ids, writes.entries, strict=True):
             day = entry.business_day.isoformat()
-            entries.append((event_id, entry_no, entry.store_id, day, entry.register_id, entry.memo))
-            lines.extend((event_id, entry_no, line_no, line.account, line.debit, line.credit, entry.store_id,
-                          day, entry.register_id) for line_no, line in enumerate(entry.lines, start=1))
-        db.executemany("INSERT INTO journal_entries (event_id, entry_no, store_id, business_day, register_id,"
-                       " memo) VALUES (?, ?, ?, ?, ?, ?)", entries)
-        db.executemany("INSERT INTO journal_lines (event_id, entry_no, line_no, account, debit, credit,"
-                       " store_id, business_day, register_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            store = entry.store_id
+            entries.append((entry_id, event_id, entry_no, store, day, entry.register_id, entry.memo))
+            for line_no, line in enumerate(entry.lines, start=1):
+                account, debit, credit = line.account, line.debit, line.credit
+                lines.append((entry_id, line_no, account, debit, credit))
+                total = running.get((store, account))
+                if total is None:
+                    running[(store, account)] = [debit, credit]
+                else:
+                    total[0] += debit
+                    total[1] += credit
+                total = daily.get((day, store, account))
+                if total is None:
+                    daily[(day, store, account)] = [debit, credit]
+                else:
+                    total[0] += debit
+                    total[1] += credit
+        db.executemany("INSERT INTO journal_entries (entry_id, event_id, entry_no, store_id, business_day,"
+                       " register_id, memo) VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
+        db.executemany("INSERT INTO journal_lines (entry_id, line_no, account, debit, credit) "
+                       "VALUES (?, ?, ?, ?, ?)", lines)
+        # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
+        db.executemany(_ADD_TO_ACCOUNT_BALANCE, [(*key, *total) for key, total in sorted(running.items())])
+        db.executemany(_ADD_TO_DAILY_BALANCE, [(*key, *total) for key, total in sorted(daily.items())])
         move_numbers: dict[str, int] = {}
         moves = []
-        for event_id, m in writes.moves:
+        move_ids = db.next_ids("stock_moves", "move_id", len(writes.moves)) if writes.moves else []
+        for move_id, (event_id, m) in zip(move_ids, writes.moves, strict=True):
             move_no = move_numbers[event_id] = move_numbers.get(event_id, 0) + 1
-            moves.append((event_id, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
+            moves.append((move_id, event_id, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
                           m.business_day.isoformat()))
         db.executemany(
-            f"INSERT INTO stock_moves (event_id, move_no, {_MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            moves)
+            f"INSERT INTO stock_moves (move_id, event_id, move_no, {_MOVE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", moves)
         self._write_positions(writes)
         db.executemany(
             "INSERT INTO documents (number, series, sequence, kind, store_id, event_id, business_day,"
@@ -381,16 +421,34 @@ class SqlExceptions:
             (record.type, record.status, record.store_id, record.register_id, record.event_id,
              record.business_day, _json(record.detail), record.created_at))
         assert row is not None
+        if record.status == "open":
+            self._count_open(record.store_id, record.type, 1)
         return int(row[0])
+
+    def _count_open(self, store_id: str | None, type: str, change: int) -> None:
+        self.db.execute("INSERT INTO open_exception_counts (store_id, type, open_count) VALUES (?, ?, ?) "
+                        "ON CONFLICT (store_id, type) DO UPDATE SET "
+                        "open_count = open_exception_counts.open_count + excluded.open_count",
+                        (store_id or "", type, change))
+
+    def open_counts(self) -> dict[str, int]:
+        """Open exceptions per type, from the gauges kept as exceptions open and close."""
+        rows = self.db.fetchall("SELECT type, SUM(open_count) FROM open_exception_counts GROUP BY type "
+                                "HAVING SUM(open_count) > 0 ORDER BY type")
+        return {r[0]: int(r[1]) for r in rows}
 
     def get(self, exception_id: int) -> ExceptionRecord | None:
         row = self.db.fetchone(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?", (exception_id,))
         return _exception(row) if row else None
 
     def resolve(self, exception_id: int, at: str, by: str, resolution: str) -> bool:
-        return self.db.execute("UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolved_by = ?,"
-                               " resolution = ? WHERE id = ? AND status = 'open'",
-                               (at, by, resolution, exception_id)) > 0
+        row = self.db.fetchone("UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolved_by = ?,"
+                               " resolution = ? WHERE id = ? AND status = 'open' RETURNING store_id, type",
+                               (at, by, resolution, exception_id))
+        if row is None:
+            return False
+        self._count_open(row[0], row[1], -1)
+        return True
 
     def open_for_event(self, event_id: str) -> list[ExceptionRecord]:
         rows = self.db.fetchall(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE event_id = ? "
@@ -498,39 +556,55 @@ class SqlQueries:
 
     def trial_balance(self, store_ids: list[str] | None, day_from: date | None,
                       day_to: date | None) -> list[TrialBalanceRow]:
+        """From the balances kept at posting: all history per store and account, or a range of
+        business days from the daily totals. Never the journal lines."""
         clauses: list[str] = []
         params: list[Any] = []
         if store_ids is not None:
             clauses.append(f"store_id IN ({','.join('?' * len(store_ids))})")
             params.extend(store_ids)
-        if day_from is not None:
-            clauses.append("business_day >= ?")
-            params.append(day_from.isoformat())
-        if day_to is not None:
-            clauses.append("business_day <= ?")
-            params.append(day_to.isoformat())
+        if day_from is None and day_to is None:
+            table = "account_balances"
+        else:
+            table = "daily_balances"
+            if day_from is not None:
+                clauses.append("business_day >= ?")
+                params.append(day_from.isoformat())
+            if day_to is not None:
+                clauses.append("business_day <= ?")
+                params.append(day_to.isoformat())
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.fetchall(f"SELECT account, SUM(debit), SUM(credit) FROM journal_lines {where} "
+        rows = self.db.fetchall(f"SELECT account, SUM(debit), SUM(credit) FROM {table} {where} "
                                 "GROUP BY account ORDER BY account", params)
         return [TrialBalanceRow(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def entry_lines(self, *, account: str | None, store_id: str | None, business_day: date | None,
                     event_id: str | None, after: tuple[int, int], limit: int) -> list[EntryLineRow]:
         """Journal lines in posting order; ``after`` is the (entry_id, line_no) cursor of the
-        last line already seen, (0, 0) for the first page."""
-        clauses = ["(e.entry_id > ? OR (e.entry_id = ? AND l.line_no > ?))"]
+        last line already seen, (0, 0) for the first page. The cursor condition is written so
+        the planner ranges on entry_id (``>= ? AND (> ? OR line_no > ?)``) instead of scanning
+        and sorting every matching line."""
+        clauses = ["e.entry_id >= ?", "(e.entry_id > ? OR l.line_no > ?)"]
         params: list[Any] = [after[0], after[0], after[1]]
-        for column, value in (("l.account", account), ("l.store_id", store_id),
-                              ("l.business_day", business_day.isoformat() if business_day else None),
-                              ("l.event_id", event_id)):
+        for column, value in (("l.account", account), ("e.store_id", store_id),
+                              ("e.business_day", business_day.isoformat() if business_day else None),
+                              ("e.event_id", event_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if account is not None and store_id is None and event_id is None:
+            # Account-only drill-down: walk the account's lines in posting order (its index),
+            # joining each to its entry.
+            source = "journal_lines l JOIN journal_entries e ON e.entry_id = l.entry_id"
+            order = "l.entry_id, l.line_no"
+            clauses[0], clauses[1] = "l.entry_id >= ?", "(l.entry_id > ? OR l.line_no > ?)"
+        else:
+            source = "journal_entries e JOIN journal_lines l ON l.entry_id = e.entry_id"
+            order = "e.entry_id, l.line_no"
         rows = self.db.fetchall(
-            "SELECT e.entry_id, l.line_no, l.event_id, l.account, l.debit, l.credit, l.store_id, "
-            "l.business_day, l.register_id, e.memo FROM journal_lines l JOIN journal_entries e "
-            "ON e.event_id = l.event_id AND e.entry_no = l.entry_no "
-            f"WHERE {' AND '.join(clauses)} ORDER BY e.entry_id, l.line_no LIMIT ?", (*params, limit))
+            "SELECT e.entry_id, l.line_no, e.event_id, l.account, l.debit, l.credit, e.store_id, "
+            f"e.business_day, e.register_id, e.memo FROM {source} "
+            f"WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?", (*params, limit))
         return [EntryLineRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
                 for r in rows]
 
@@ -541,11 +615,11 @@ class SqlQueries:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        # Reservations summed per returned position (their index), not all of them per read.
         rows = self.db.fetchall(
             "SELECT p.sku, p.location_id, p.store_id, p.on_hand, p.value, p.last_cost_value, "
-            "p.last_cost_qty, COALESCE(r.reserved, 0) FROM stock_positions p LEFT JOIN "
-            "(SELECT sku, location_id, SUM(qty) AS reserved FROM reservations WHERE status = 'active' "
-            "GROUP BY sku, location_id) r ON r.sku = p.sku AND r.location_id = p.location_id "
+            "p.last_cost_qty, (SELECT COALESCE(SUM(r.qty), 0) FROM reservations r WHERE r.sku = p.sku "
+            "AND r.location_id = p.location_id AND r.status = 'active') FROM stock_positions p "
             f"{where} ORDER BY p.sku, p.location_id", params)
         return [StockRow(r[0], r[1], r[2], _position(r[3:7]), int(r[7])) for r in rows]
 
@@ -594,3 +668,136 @@ def _document(row: Row) -> IssuedDocument:
     draft = DocumentDraft(row[4], row[5], date.fromisoformat(row[6]), row[7], int(row[8]), int(row[9]),
                           json.loads(row[10]))
     return IssuedDocument(row[0], row[1], int(row[2]), row[3], draft)
+
+
+def _sums(rows: list[Row], width: int) -> dict[Any, tuple[int, int]]:
+    """Rows of (key parts..., a, b) as {key: (a, b)}."""
+    return {tuple(r[:width]): (int(r[width]), int(r[width + 1])) for r in rows}
+
+
+def _store_days_values(store_days: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    values = ",".join("(?, ?)" for _ in store_days)
+    return values, [part for key in store_days for part in key]
+
+
+class SqlChecks:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def checkpoint(self) -> CheckPoint | None:
+        row = self.db.fetchone("SELECT entry_id, move_id, checked_at FROM check_checkpoint WHERE id = 1")
+        if row is None:
+            return None
+        series = {r[0]: int(r[1]) for r in self.db.fetchall("SELECT series, last_number FROM check_series")}
+        return CheckPoint(int(row[0]), int(row[1]), row[2],
+                          _sums(self.db.fetchall("SELECT store_id, account, debit, credit FROM check_account_sums"), 2),
+                          _sums(self.db.fetchall("SELECT sku, location_id, qty, value FROM check_stock_sums"), 2),
+                          series)
+
+    def save_checkpoint(self, checkpoint: CheckPoint) -> None:
+        db = self.db
+        db.execute("DELETE FROM check_account_sums")
+        db.execute("DELETE FROM check_stock_sums")
+        db.execute("DELETE FROM check_series")
+        db.executemany("INSERT INTO check_account_sums (store_id, account, debit, credit) VALUES (?, ?, ?, ?)",
+                       [(*key, *sums) for key, sums in sorted(checkpoint.account_sums.items())])
+        db.executemany("INSERT INTO check_stock_sums (sku, location_id, qty, value) VALUES (?, ?, ?, ?)",
+                       [(*key, *sums) for key, sums in sorted(checkpoint.stock_sums.items())])
+        db.executemany("INSERT INTO check_series (series, last_number) VALUES (?, ?)",
+                       sorted(checkpoint.series.items()))
+        db.execute("INSERT INTO check_checkpoint (id, entry_id, move_id, checked_at) VALUES (1, ?, ?, ?) "
+                   "ON CONFLICT (id) DO UPDATE SET entry_id = excluded.entry_id, move_id = excluded.move_id, "
+                   "checked_at = excluded.checked_at",
+                   (checkpoint.entry_id, checkpoint.move_id, checkpoint.checked_at))
+
+    def last_ids(self) -> tuple[int, int]:
+        entry = self.db.fetchone("SELECT COALESCE(MAX(entry_id), 0) FROM journal_entries")
+        move = self.db.fetchone("SELECT COALESCE(MAX(move_id), 0) FROM stock_moves")
+        return (int(entry[0]) if entry else 0, int(move[0]) if move else 0)
+
+    def line_sums(self, after_entry_id: int) -> dict[tuple[str, str], tuple[int, int]]:
+        return _sums(self.db.fetchall(
+            "SELECT e.store_id, l.account, SUM(l.debit), SUM(l.credit) FROM journal_lines l "
+            "JOIN journal_entries e ON e.entry_id = l.entry_id WHERE l.entry_id > ? "
+            "GROUP BY e.store_id, l.account", (after_entry_id,)), 2)
+
+    def move_sums(self, after_move_id: int) -> dict[tuple[str, str], tuple[int, int]]:
+        return _sums(self.db.fetchall(
+            "SELECT sku, location_id, SUM(qty), SUM(value) FROM stock_moves WHERE move_id > ? "
+            "GROUP BY sku, location_id", (after_move_id,)), 2)
+
+    def account_balances(self) -> dict[tuple[str, str], tuple[int, int]]:
+        return _sums(self.db.fetchall("SELECT store_id, account, debit, credit FROM account_balances"), 2)
+
+    def store_days_after(self, entry_id: int) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.fetchall(
+            "SELECT DISTINCT store_id, business_day FROM journal_entries WHERE entry_id > ? "
+            "ORDER BY store_id, business_day", (entry_id,))]
+
+    def daily_line_sums(self, store_days: list[tuple[str, str]] | None) -> dict[tuple[str, str, str], tuple[int, int]]:
+        select = ("SELECT e.business_day, e.store_id, l.account, SUM(l.debit), SUM(l.credit) FROM "
+                  "journal_entries e JOIN journal_lines l ON l.entry_id = e.entry_id")
+        group = " GROUP BY e.business_day, e.store_id, l.account"
+        if store_days is None:
+            return _sums(self.db.fetchall(select + group), 3)
+        found: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for start in range(0, len(store_days), 400):
+            values, params = _store_days_values(store_days[start:start + 400])
+            found.update(_sums(self.db.fetchall(
+                f"WITH wanted (store_id, business_day) AS (VALUES {values}) " + select
+                + " JOIN wanted ON wanted.store_id = e.store_id AND wanted.business_day = e.business_day"
+                + group, params), 3))
+        return found
+
+    def daily_balances(self, store_days: list[tuple[str, str]] | None) -> dict[tuple[str, str, str], tuple[int, int]]:
+        select = "SELECT d.business_day, d.store_id, d.account, d.debit, d.credit FROM daily_balances d"
+        if store_days is None:
+            return _sums(self.db.fetchall(select), 3)
+        found: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for start in range(0, len(store_days), 400):
+            values, params = _store_days_values(store_days[start:start + 400])
+            found.update(_sums(self.db.fetchall(
+                f"WITH wanted (store_id, business_day) AS (VALUES {values}) " + select
+                + " JOIN wanted ON wanted.store_id = d.store_id AND wanted.business_day = d.business_day",
+                params), 3))
+        return found
+
+    def events_posted_twice(self, after_entry_id: int) -> list[str]:
+        """Events with a second first entry among those posted after the position. The unique
+        key (event_id, entry_no) makes this impossible by design; the check proves the key."""
+        rows = self.db.fetchall(
+            "SELECT e.event_id FROM journal_entries e WHERE e.entry_id > ? AND e.entry_no = 1 AND "
+            "(SELECT COUNT(*) FROM journal_entries o WHERE o.event_id = e.event_id AND o.entry_no = 1) > 1",
+            (after_entry_id,))
+        return sorted({r[0] for r in rows})
+
+    def series_counts(self, checked: dict[str, int]) -> dict[str, tuple[int, int, int]]:
+        found: dict[str, tuple[int, int, int]] = {}
+        for series, last_number in self.db.fetchall("SELECT series, last_number FROM document_series"):
+            since = checked.get(series, 0)
+            row = self.db.fetchone("SELECT COUNT(*), COALESCE(MAX(sequence), 0) FROM documents "
+                                   "WHERE series = ? AND sequence > ?", (series, since))
+            top = self.db.fetchone("SELECT COALESCE(MAX(sequence), 0) FROM documents WHERE series = ?", (series,))
+            assert row is not None and top is not None
+            found[series] = (int(last_number), int(row[0]), int(top[0]))
+        return found
+
+    def rebuild_balances(self) -> tuple[int, int]:
+        db = self.db
+        db.execute("DELETE FROM account_balances")
+        db.execute("DELETE FROM daily_balances")
+        db.execute("INSERT INTO account_balances (store_id, account, debit, credit) "
+                   "SELECT e.store_id, l.account, SUM(l.debit), SUM(l.credit) FROM journal_lines l "
+                   "JOIN journal_entries e ON e.entry_id = l.entry_id GROUP BY e.store_id, l.account")
+        db.execute("INSERT INTO daily_balances (business_day, store_id, account, debit, credit) "
+                   "SELECT e.business_day, e.store_id, l.account, SUM(l.debit), SUM(l.credit) FROM journal_lines l "
+                   "JOIN journal_entries e ON e.entry_id = l.entry_id GROUP BY e.business_day, e.store_id, l.account")
+        accounts = db.fetchone("SELECT COUNT(*) FROM account_balances")
+        days = db.fetchone("SELECT COUNT(*) FROM daily_balances")
+        return (int(accounts[0]) if accounts else 0, int(days[0]) if days else 0)
+
+    def rebuild_exception_counts(self) -> int:
+        self.db.execute("DELETE FROM open_exception_counts")
+        return self.db.execute(
+            "INSERT INTO open_exception_counts (store_id, type, open_count) SELECT COALESCE(store_id, ''), type,"
+            " COUNT(*) FROM exceptions WHERE status = 'open' GROUP BY COALESCE(store_id, ''), type")

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from posledger.adapters.sql.database import Database
 from posledger.adapters.sql.repositories import (
+    SqlChecks,
     SqlEventLog,
     SqlExceptions,
     SqlLedger,
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
                  rollback: Callable[[], None], release: Callable[[], None] = lambda: None) -> None:
         self._begin, self._commit, self._rollback, self._release = begin, commit, rollback, release
         self._open = False
+        self.db = db
         self.events = SqlEventLog(db)
         self.parking = SqlParking(db)
         self.ledger = SqlLedger(db)
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
         self.reservations = SqlReservations(db)
         self.queries = SqlQueries(db)
         self.tokens = SqlTokens(db)
+        self.checks = SqlChecks(db)
 
     def __enter__(self) -> SqlUnitOfWork:
         self._begin()
@@ -70,26 +73,23 @@ class RetryingFactory(ABC):
     policy: RetryPolicy
 
     @abstractmethod
-    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        """A unit of work (not retried)."""
+    def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
+        """A unit of work (not retried); ``settled``: see the port."""
 
     @abstractmethod
     def transient_kind(self, error: BaseException) -> str | None:
         """A short name for a transient failure of this backend (``deadlock``,
         ``connection``...), or None when retrying would not help."""
 
-    @abstractmethod
-    def recorded_version(self) -> int:
-        """The schema version the database records (inside a unit of work)."""
-
     def current_schema_version(self) -> int:
         """The version recorded now, in one attempt (for /health: an upgrade may have run since
         start-up; such a process keeps working, migrations only add)."""
-        with self(read_only=True):
-            return self.recorded_version()
+        with self(read_only=True) as uow:
+            row = uow.db.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            return int(row[0]) if row else 0
 
     def run(self, work: Callable[[SqlUnitOfWork], T], *, read_only: bool = False,
-            operation: str = "transaction", idempotent: bool = False) -> T:
-        return run_transaction(lambda ro: self(read_only=ro), work, read_only=read_only,  # type: ignore[arg-type]
+            operation: str = "transaction", idempotent: bool = False, settled: bool = False) -> T:
+        return run_transaction(lambda ro: self(read_only=ro, settled=settled and ro), work, read_only=read_only,  # type: ignore[arg-type]
                                operation=operation, classify=self.transient_kind, policy=self.policy,
                                retries=self.retries, idempotent=idempotent)

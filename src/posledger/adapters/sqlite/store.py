@@ -11,6 +11,7 @@ from a newer posledger is refused.
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 import time
@@ -128,8 +129,12 @@ def transient_kind(error: BaseException) -> str | None:
 
 
 class SqliteUnitOfWork(RetryingFactory):
-    """The unit-of-work factory for one SQLite file. One connection, one transaction at a time
-    (a lock serialises threads); SQLite itself serialises processes."""
+    """The unit-of-work factory for one SQLite file. One writer connection, one write
+    transaction at a time (a lock serialises threads; SQLite itself serialises processes).
+    Read-only units of work run on reader connections of their own (WAL lets readers work
+    beside the writer, each in its own snapshot), so a heavy report neither waits for nor holds
+    up ingest and posting. ``settled`` needs nothing here: ids are handed out under the write
+    lock, so any committed id was committed after every smaller one."""
 
     def __init__(self, path: str | Path, *, retries: RetryLog | None = None,
                  policy: RetryPolicy = DEFAULT_POLICY, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
@@ -145,14 +150,41 @@ class SqliteUnitOfWork(RetryingFactory):
         self.expected_schema_version = sqlite_migrations()[-1].version
         self._db = SqliteDatabase(self._connection)
         self._lock = threading.RLock()
+        self._busy_timeout = busy_timeout
+        self._readers: queue.SimpleQueue[SqliteDatabase] = queue.SimpleQueue()
+        self._all_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not the writer's: a read never waits for a write
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
 
-    def recorded_version(self) -> int:
-        return current_version(self._connection)
+    def _reader(self) -> SqliteDatabase:
+        try:
+            return self._readers.get_nowait()
+        except queue.Empty:
+            pass
+        connection = connect(self.path, self._busy_timeout)
+        connection.execute("PRAGMA query_only=ON")
+        with self._readers_lock:
+            self._all_readers.append(connection)
+        return SqliteDatabase(connection)
 
-    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+    def _read_unit(self) -> SqlUnitOfWork:
+        reader = self._reader()
+        connection = reader.connection
+
+        def begin() -> None:
+            connection.execute("BEGIN")
+
+        def rollback() -> None:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+
+        return SqlUnitOfWork(reader, begin, lambda: None, rollback, lambda: self._readers.put(reader))
+
+    def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
+        if read_only and self.path != ":memory:":
+            return self._read_unit()
         connection = self._connection
 
         def begin() -> None:
@@ -174,6 +206,10 @@ class SqliteUnitOfWork(RetryingFactory):
 
     def close(self) -> None:
         self._connection.close()
+        with self._readers_lock:
+            for connection in self._all_readers:
+                connection.close()
+            self._all_readers.clear()
 
 
 def open_sqlite(path: str | Path) -> SqliteUnitOfWork:

@@ -534,9 +534,8 @@ def _cursor(cursor: str | None) -> tuple[int, int]:
 
 
 def _count_open(application: App) -> dict[str, int]:
-    return application.uow.run(lambda uow: dict(Counter(e.type for e in uow.exceptions.list(status="open",
-                                                                                           limit=1_000_000))),
-                               read_only=True, operation="open exceptions")
+    return application.uow.run(lambda uow: uow.exceptions.open_counts(), read_only=True,
+                               operation="open exceptions")
 
 
 def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
@@ -558,7 +557,7 @@ def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: Postin
         lag_seconds = 0.0
         try:
             with application.uow(read_only=True) as uow:
-                pending = uow.events.counts().get("accepted", 0)
+                pending = uow.events.pending_count()
                 oldest = uow.events.oldest_pending()
             checks["schema_version"] = application.schema_version()
             checks["database"] = True

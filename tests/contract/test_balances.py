@@ -1,0 +1,133 @@
+"""Balances kept at posting (issue 15), on both backends: the trial balance reads them and they
+equal the journal; ``check`` is incremental from its checkpoint, finds a tampered balance, and
+``rebuild`` restores them; reads run beside a writer without waiting for it."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from posledger.app.checks import rebuild_projections, run_check
+from posledger.app.queries import trial_balance
+from tests.support.builders import line, receive, sale, tender
+from tests.support.harness import FixedClock, Hub
+
+CLOCK = FixedClock()
+
+
+def _sales(count: int, start: int = 1, register: str = "S1-R1", at: str = "2026-11-22T10:15:03-05:00") -> list[dict[str, Any]]:
+    return [sale([line("A", 1, 1299, tax=115), line("B", 2, 500, tax=40, line_no=2)], [tender("cash", 2494)],
+                 receipt_no=f"B-{register}-{number}", register=register, at=at)
+            for number in range(start, start + count)]
+
+
+def _journal_sums(hub: Hub) -> dict[tuple[str, str], tuple[int, int]]:
+    """The journal summed by hand (drill-down, every line), to compare the kept balances with."""
+    with hub.uow() as uow:
+        lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None, event_id=None,
+                                        after=(0, 0), limit=1_000_000)
+    sums: dict[tuple[str, str], tuple[int, int]] = {}
+    for ln in lines:
+        debit, credit = sums.get((ln.store_id, ln.account), (0, 0))
+        sums[(ln.store_id, ln.account)] = (debit + ln.debit, credit + ln.credit)
+    return sums
+
+
+def test_the_trial_balance_reads_balances_that_equal_the_journal(hub: Hub) -> None:
+    hub.send_and_post(receive("A", 50, 700), receive("B", 50, 200))
+    hub.send_and_post(*_sales(5), *_sales(3, register="S1-R2", at="2026-11-23T09:00:00-05:00"))
+    journal = _journal_sums(hub)
+    with hub.uow() as uow:
+        consolidated = trial_balance(uow)
+        one_day = trial_balance(uow, None, *(2 * [__import__("datetime").date(2026, 11, 23)]))
+    kept = {("S1", a["account"]): (a["debit"], a["credit"]) for a in consolidated["accounts"]}
+    assert kept == journal
+    assert one_day["totals"]["debit"] == one_day["totals"]["credit"] == 3 * 2494 + 3 * (700 + 2 * 200)
+    assert consolidated["totals"]["debit"] == consolidated["totals"]["credit"]
+
+
+def test_check_is_incremental_and_finds_a_tampered_balance(hub: Hub) -> None:
+    hub.send_and_post(receive("A", 50, 700), receive("B", 50, 200), *_sales(10))
+    first = run_check(hub.uow, clock=CLOCK)
+    assert first.ok and first.scope == "full" and first.entries_checked >= 12, first
+    hub.send_and_post(*_sales(2, start=11))
+    second = run_check(hub.uow, clock=CLOCK)
+    assert second.ok and second.scope == "incremental", second
+    assert second.entries_checked == 2  # one entry per sale posted since: not the whole journal
+    nothing = run_check(hub.uow, clock=CLOCK)
+    assert nothing.ok and nothing.entries_checked == 0 and nothing.moves_checked == 0
+
+    with hub.uow() as uow:  # a balance that no longer says what the journal says
+        uow.db.execute("UPDATE account_balances SET debit = debit + 1 WHERE store_id = 'S1' AND account = '1000'")
+        uow.commit()
+    tampered = run_check(hub.uow, clock=CLOCK)
+    assert not tampered.ok and tampered.balance_mismatches == ["S1/1000"], tampered
+    assert not run_check(hub.uow, clock=CLOCK).ok  # a failing run keeps the old checkpoint
+
+    rebuilt = rebuild_projections(hub.uow)
+    assert rebuilt["account_balances"] > 0 and rebuilt["daily_balances"] > 0
+    assert run_check(hub.uow, clock=CLOCK).ok
+    assert run_check(hub.uow, full=True, clock=CLOCK).ok
+
+
+def test_a_tampered_day_is_found_once_posted_to_again_and_always_by_a_full_check(hub: Hub) -> None:
+    hub.send_and_post(receive("A", 50, 700), receive("B", 50, 200), *_sales(3))
+    assert run_check(hub.uow, clock=CLOCK).ok
+    with hub.uow() as uow:
+        uow.db.execute("UPDATE daily_balances SET credit = credit + 5 WHERE account = '4000'")
+        uow.commit()
+    full = run_check(hub.uow, full=True, clock=CLOCK)
+    assert not full.ok and full.balance_mismatches == ["2026-11-22/S1/4000"], full
+    hub.send_and_post(*_sales(1, start=4))  # posts to that store-day: the incremental run reads it
+    incremental = run_check(hub.uow, clock=CLOCK)
+    assert not incremental.ok and incremental.balance_mismatches == ["2026-11-22/S1/4000"]
+
+
+def test_the_checkpoint_misses_nothing_posted_while_checks_run(hub: Hub) -> None:
+    """Checks run again and again while a writer thread posts: every incremental
+    run passes, and the last one has seen every line."""
+    hub.send_and_post(receive("A", 10_000, 700), receive("B", 10_000, 200))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def post_all_along() -> None:
+        number = 100
+        try:
+            while not stop.is_set():
+                hub.send_and_post(*_sales(5, start=number, register="S1-R2"))
+                number += 5
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    writer = threading.Thread(target=post_all_along)
+    writer.start()
+    try:
+        reports = [run_check(hub.uow, clock=CLOCK) for _ in range(15)]
+    finally:
+        stop.set()
+        writer.join(30)
+    assert not failures, failures
+    assert all(report.ok for report in reports), [r for r in reports if not r.ok]
+    assert sum(report.entries_checked for report in reports) > 0
+    final = run_check(hub.uow, clock=CLOCK)
+    assert final.ok and run_check(hub.uow, full=True, clock=CLOCK).ok
+
+
+def test_reads_do_not_wait_for_an_open_write(hub: Hub) -> None:
+    """A read-only unit of work runs on a reader connection while a write transaction is open."""
+    hub.send_and_post(receive("A", 5, 700))
+    with hub.uow() as writer:
+        writer.db.execute("UPDATE account_balances SET debit = debit WHERE account = '1300'")
+        done = threading.Event()
+        seen: list[Any] = []
+
+        def read() -> None:
+            seen.append(hub.uow.run(lambda uow: trial_balance(uow)["totals"], read_only=True))
+            done.set()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert done.wait(5), "the read waited for the open write transaction"
+        reader.join()
+        writer.rollback()
+    assert seen[0]["debit"] == 3500
