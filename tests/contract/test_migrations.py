@@ -250,3 +250,81 @@ def test_units_of_work_do_not_nest(pg_schema: str) -> None:
     with factory(read_only=True):  # the refusal left the factory usable
         pass
     factory.close()
+
+
+# --------------------------------------------------- 0002: data written at version 1 carries over
+
+# What a version-1 database held after posting one stock receipt (700 into inventory) and one cash
+# sale (1,299 + 115 tax, cost 350), with one open exception: rows as the old write path left them.
+_V1_ROWS = [
+    "INSERT INTO journal_entries (entry_id, event_id, entry_no, store_id, business_day, register_id, memo) VALUES "
+    "(1, 'S1-PO-1', 1, 'S1', '2026-11-21', NULL, 'receipt'), (2, 'S1-R1-1', 1, 'S1', '2026-11-22', 'S1-R1', 'sale')",
+    "INSERT INTO journal_lines (event_id, entry_no, line_no, account, debit, credit, store_id, business_day, "
+    "register_id) VALUES ('S1-PO-1', 1, 1, '1300', 700, 0, 'S1', '2026-11-21', NULL), "
+    "('S1-PO-1', 1, 2, '2100', 0, 700, 'S1', '2026-11-21', NULL), "
+    "('S1-R1-1', 1, 1, '1000', 1414, 0, 'S1', '2026-11-22', 'S1-R1'), "
+    "('S1-R1-1', 1, 2, '4000', 0, 1299, 'S1', '2026-11-22', 'S1-R1'), "
+    "('S1-R1-1', 1, 3, '2200', 0, 115, 'S1', '2026-11-22', 'S1-R1'), "
+    "('S1-R1-1', 1, 4, '5000', 350, 0, 'S1', '2026-11-22', 'S1-R1'), "
+    "('S1-R1-1', 1, 5, '1300', 0, 350, 'S1', '2026-11-22', 'S1-R1')",
+    "INSERT INTO stock_moves (event_id, move_no, sku, location_id, store_id, qty, value, kind, business_day) VALUES "
+    "('S1-PO-1', 1, 'A', 'S1', 'S1', 2, 700, 'receipt', '2026-11-21'), "
+    "('S1-R1-1', 1, 'A', 'S1', 'S1', -1, -350, 'sale', '2026-11-22')",
+    "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value, last_cost_qty) "
+    "VALUES ('A', 'S1', 'S1', 1, 350, 700, 2)",
+    "INSERT INTO exceptions (type, status, store_id, detail, created_at) VALUES "
+    "('tax_mismatch', 'open', 'S1', '{}', '2026-11-22T15:00:00+00:00'), "
+    "('tax_mismatch', 'resolved', 'S1', '{}', '2026-11-22T15:00:00+00:00')",
+]
+
+
+def _assert_version_1_data_carried_over(factory: object) -> None:
+    from posledger.app.checks import check_invariants
+    from posledger.app.queries import trial_balance
+
+    def read(uow: object) -> None:
+        balance = trial_balance(uow, "S1")  # type: ignore[arg-type]
+        assert {a["account"]: a["balance"] for a in balance["accounts"]} == {
+            "1000": 1414, "1300": 350, "2100": -700, "2200": -115, "4000": -1299, "5000": 350}
+        day = trial_balance(uow, None, *(2 * [__import__("datetime").date(2026, 11, 21)]))  # type: ignore[arg-type]
+        assert day["totals"] == {"debit": 700, "credit": 700}
+        lines = uow.queries.entry_lines(account="1300", store_id=None, business_day=None,  # type: ignore[attr-defined]
+                                        event_id=None, after=(0, 0), limit=10)
+        assert [(ln.entry_id, ln.line_no, ln.event_id, ln.debit, ln.credit) for ln in lines] == [
+            (1, 1, "S1-PO-1", 700, 0), (2, 5, "S1-R1-1", 0, 350)]
+        assert [m.qty for m in uow.queries.moves_for_event("S1-R1-1")] == [-1]  # type: ignore[attr-defined]
+        assert uow.exceptions.open_counts() == {"tax_mismatch": 1}  # type: ignore[attr-defined]
+        report = check_invariants(uow)  # type: ignore[arg-type]
+        assert report.ok, report
+
+    factory.run(read, read_only=True)  # type: ignore[attr-defined]
+
+
+def test_sqlite_0002_carries_version_1_postings_into_balances_and_integer_keys(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path, isolation_level=None) as connection:
+        sqlite_store.upgrade(connection, sqlite_store.sqlite_migrations()[:1])
+        for statement in _V1_ROWS:
+            connection.execute(statement)
+    factory = SqliteUnitOfWork(path)
+    try:
+        assert factory.current_schema_version() == sqlite_store.sqlite_migrations()[-1].version
+        _assert_version_1_data_carried_over(factory)
+    finally:
+        factory.close()
+
+
+def test_postgres_0002_carries_version_1_postings_into_balances_and_integer_keys(pg_schema: str) -> None:
+    from posledger.adapters.postgres import PostgresUnitOfWork, store
+
+    store.upgrade(POSTGRES_URL, schema=pg_schema, migrations=store.postgres_migrations()[:1])
+    with psycopg.connect(POSTGRES_URL, autocommit=True, options=f"-c search_path={pg_schema}") as connection:
+        for statement in _V1_ROWS:
+            connection.execute(statement.encode())
+        connection.execute("SELECT setval('journal_entries_entry_id_seq', 2)")
+    store.upgrade(POSTGRES_URL, schema=pg_schema)
+    factory = PostgresUnitOfWork(POSTGRES_URL, schema=pg_schema)
+    try:
+        _assert_version_1_data_carried_over(factory)
+    finally:
+        factory.close()
