@@ -257,6 +257,12 @@ def test_units_of_work_do_not_nest(pg_schema: str) -> None:
 # What a version-1 database held after posting one stock receipt (700 into inventory) and one cash
 # sale (1,299 + 115 tax, cost 350), with one open exception: rows as the old write path left them.
 _V1_ROWS = [
+    'INSERT INTO events ("offset", event_id, type, store_id, register_id, seq, occurred_at, body, body_hash, '
+    "accepted_at, source, status) VALUES "
+    "(1, 'S1-PO-1', 'stock.received', 'S1', NULL, NULL, '2026-11-21T10:00:00-05:00', '{}', 'h1', "
+    "'2026-11-21T15:00:00+00:00', 'test', 'posted'), "
+    "(2, 'S1-R1-1', 'sale.completed', 'S1', 'S1-R1', 1, '2026-11-22T10:00:00-05:00', '{}', 'h2', "
+    "'2026-11-22T15:00:00+00:00', 'test', 'posted')",
     "INSERT INTO journal_entries (entry_id, event_id, entry_no, store_id, business_day, register_id, memo) VALUES "
     "(1, 'S1-PO-1', 1, 'S1', '2026-11-21', NULL, 'receipt'), (2, 'S1-R1-1', 1, 'S1', '2026-11-22', 'S1-R1', 'sale')",
     "INSERT INTO journal_lines (event_id, entry_no, line_no, account, debit, credit, store_id, business_day, "

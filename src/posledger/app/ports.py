@@ -106,7 +106,7 @@ class PostingWrites:
     """Everything one posting batch writes, in one transaction with the consumer position."""
 
     entries: list[tuple[str, int, JournalEntry]] = field(default_factory=list)  # event_id, entry_no
-    moves: list[tuple[str, StockMove]] = field(default_factory=list)
+    moves: list[tuple[int, StockMove]] = field(default_factory=list)  # the event's log offset
     positions: dict[tuple[str, str], tuple[str, StockPosition]] = field(default_factory=dict)
     # Each position as the batch read it (None: no row). The write checks nobody changed it
     # meanwhile; otherwise it raises WriteConflict and the batch is computed again.

@@ -111,13 +111,13 @@ class BatchState:
         self.writes.series[series] = last + 1
         return last + 1
 
-    def apply(self, event_id: str, posted: Posted) -> list[str]:
+    def apply(self, event_id: str, offset: int, posted: Posted) -> list[str]:
         """Stage what one event posted. Returns the sale keys it posted (for waiting voids)."""
         writes = self.writes
         for entry_no, entry in enumerate(posted.entries, start=1):
             writes.entries.append((event_id, entry_no, entry))
         for move in posted.moves:
-            writes.moves.append((event_id, move))
+            writes.moves.append((offset, move))
         for key, (store_id, position) in posted.positions.items():
             self._stock[key] = position
             writes.positions[key] = (store_id, position)
@@ -238,7 +238,7 @@ class PostingEngine:
             return
         if stored.status == "exception":
             self._unpark(uow, stored, now)
-        for receipt_key in state.apply(stored.event_id, outcome):
+        for receipt_key in state.apply(stored.event_id, stored.offset, outcome):
             if receipt_key in state.waiting_keys:
                 uow.parking.release(receipt_key)
         day = outcome.business_day.isoformat() if outcome.business_day else None

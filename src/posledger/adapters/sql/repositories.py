@@ -212,6 +212,8 @@ def _json(value: Any) -> str:
 
 
 _MOVE_COLUMNS = "sku, location_id, store_id, qty, value, kind, business_day"
+_MOVES_OF_EVENT = (f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset = "
+                   '(SELECT "offset" FROM events WHERE event_id = ?) ORDER BY move_no')
 
 _ADD_TO_ACCOUNT_BALANCE = (
     "INSERT INTO account_balances (store_id, account, debit, credit) VALUES (?, ?, ?, ?) "
@@ -272,7 +274,7 @@ class SqlLedger:
             "SELECT l.account, l.debit, l.credit FROM journal_entries e JOIN journal_lines l "
             "ON l.entry_id = e.entry_id WHERE e.event_id = ? ORDER BY e.entry_no, l.line_no", (event_id,)))
         moves = tuple(_move(r) for r in self.db.fetchall(
-            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_no", (event_id,)))
+            _MOVES_OF_EVENT, (event_id,)))
         lines = tuple(SoldLine(*line) for line in json.loads(row[7]))
         return SaleRecord(store_id, receipt_no, event_id, date.fromisoformat(row[1]), row[2], row[3],
                           int(row[4]), int(row[5]), int(row[6]), lines, journal, moves, bool(row[8]))
@@ -348,15 +350,15 @@ class SqlLedger:
         # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
         db.executemany(_ADD_TO_ACCOUNT_BALANCE, [(*key, *total) for key, total in sorted(running.items())])
         db.executemany(_ADD_TO_DAILY_BALANCE, [(*key, *total) for key, total in sorted(daily.items())])
-        move_numbers: dict[str, int] = {}
+        move_numbers: dict[int, int] = {}
         moves = []
         move_ids = db.next_ids("stock_moves", "move_id", len(writes.moves)) if writes.moves else []
-        for move_id, (event_id, m) in zip(move_ids, writes.moves, strict=True):
-            move_no = move_numbers[event_id] = move_numbers.get(event_id, 0) + 1
-            moves.append((move_id, event_id, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
+        for move_id, (offset, m) in zip(move_ids, writes.moves, strict=True):
+            move_no = move_numbers[offset] = move_numbers.get(offset, 0) + 1
+            moves.append((move_id, offset, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
                           m.business_day.isoformat()))
         db.executemany(
-            f"INSERT INTO stock_moves (move_id, event_id, move_no, {_MOVE_COLUMNS}) "
+            f"INSERT INTO stock_moves (move_id, event_offset, move_no, {_MOVE_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", moves)
         self._write_positions(writes)
         db.executemany(
@@ -634,7 +636,7 @@ class SqlQueries:
 
     def moves_for_event(self, event_id: str) -> list[StockMove]:
         return [_move(r) for r in self.db.fetchall(
-            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_id = ? ORDER BY move_no", (event_id,))]
+            _MOVES_OF_EVENT, (event_id,))]
 
     def stock_value_by_store(self) -> dict[str, int]:
         rows = self.db.fetchall("SELECT store_id, SUM(value) FROM stock_positions GROUP BY store_id")

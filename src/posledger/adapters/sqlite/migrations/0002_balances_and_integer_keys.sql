@@ -24,10 +24,11 @@ CREATE INDEX journal_lines_account ON journal_lines (account, entry_id);
 -- Drill-down by store, or store and day, in posting order.
 CREATE INDEX journal_entries_store_day ON journal_entries (store_id, business_day, entry_id);
 
--- Stock moves: an integer key in posting order; (event_id, move_no) stays unique.
+-- Stock moves: an integer key in posting order, and the event's log offset (an integer in
+-- acceptance order) instead of its text id: (event_offset, move_no) is unique.
 CREATE TABLE stock_moves_v2 (
     move_id      INTEGER PRIMARY KEY,
-    event_id     TEXT NOT NULL,
+    event_offset INTEGER NOT NULL,
     move_no      INTEGER NOT NULL,
     sku          TEXT NOT NULL,
     location_id  TEXT NOT NULL,
@@ -37,13 +38,13 @@ CREATE TABLE stock_moves_v2 (
     kind         TEXT NOT NULL,
     business_day TEXT NOT NULL
 );
-INSERT INTO stock_moves_v2 (event_id, move_no, sku, location_id, store_id, qty, value, kind, business_day)
-    SELECT m.event_id, m.move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind, m.business_day
-    FROM stock_moves m LEFT JOIN events v ON v.event_id = m.event_id
+INSERT INTO stock_moves_v2 (event_offset, move_no, sku, location_id, store_id, qty, value, kind, business_day)
+    SELECT v."offset", m.move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind, m.business_day
+    FROM stock_moves m JOIN events v ON v.event_id = m.event_id
     ORDER BY v."offset", m.event_id, m.move_no;
 DROP TABLE stock_moves;
 ALTER TABLE stock_moves_v2 RENAME TO stock_moves;
-CREATE UNIQUE INDEX stock_moves_event ON stock_moves (event_id, move_no);
+CREATE UNIQUE INDEX stock_moves_event ON stock_moves (event_offset, move_no);
 
 -- Running totals per store and account, and per business day, store and account: updated in
 -- the posting's own transaction, so they can never disagree with the lines (rebuildable from
@@ -73,6 +74,13 @@ INSERT INTO daily_balances (business_day, store_id, account, debit, credit)
     SELECT e.business_day, e.store_id, l.account, SUM(l.debit), SUM(l.credit)
     FROM journal_lines l JOIN journal_entries e ON e.entry_id = l.entry_id
     GROUP BY e.business_day, e.store_id, l.account;
+
+-- The backlog: partial indexes over the accepted, not yet posted events only. Posting an event
+-- takes it out of them (nothing inserted), and they stay as small as the backlog.
+DROP INDEX events_status;
+DROP INDEX events_partition_pending;
+CREATE INDEX events_pending ON events (partition_no, "offset") WHERE status = 'accepted';
+CREATE INDEX events_pending_since ON events (accepted_at) WHERE status = 'accepted';
 
 -- Documents: a series' numbers are unique (gapless is checked against document_series).
 CREATE UNIQUE INDEX documents_series ON documents (series, sequence);
