@@ -10,7 +10,7 @@ event_id) make a double posting fail loudly rather than happen silently.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from posledger.app.clock import Clock
 from posledger.app.event_cache import EventCache
@@ -133,7 +133,7 @@ class BatchState:
         posted_receipts = []
         for sale in posted.sales:
             if sale.event_id == event_id and sale.invoice_number is None:
-                sale = replace(sale, invoice_number=invoice_number)
+                sale = sale.numbered(invoice_number)
                 posted_receipts.append(f"receipt:{sale.store_id}/{sale.receipt_no}")
             key = (sale.store_id, sale.receipt_no)
             self._sales[key] = sale

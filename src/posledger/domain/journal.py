@@ -85,7 +85,7 @@ class EntryBuilder:
         return tuple(result)
 
     def build(self, store_id: str, business_day: date, register_id: str | None, memo: str) -> JournalEntry:
-        lines = self.lines()
-        if residual(lines) != 0:
-            raise AssertionError(f"unbalanced entry for {memo}: residual {residual(lines)}")
-        return JournalEntry(store_id, business_day, register_id, memo, lines)
+        unbalanced = self.residual()  # the sums the lines are made of
+        if unbalanced != 0:
+            raise AssertionError(f"unbalanced entry for {memo}: residual {unbalanced}")
+        return JournalEntry(store_id, business_day, register_id, memo, self.lines())

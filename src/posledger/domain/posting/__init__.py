@@ -129,12 +129,31 @@ _RULES: dict[type, Callable[[EventContext, object], Parked | None]] = {
 }
 
 
+def _sale_fully_known(event: Event, master: MasterData) -> bool:
+    """The common case, answered without building the phrases of ``missing_master_data``: a
+    sale whose store, register, items and tax rules all exist."""
+    payload = event.payload
+    if type(payload) is not Sale:
+        return False
+    envelope = event.envelope
+    store = master.stores.get(envelope.store_id)
+    if store is None:
+        return False
+    if envelope.register_id is not None:
+        register = master.registers.get(envelope.register_id)
+        if register is None or register.store_id != envelope.store_id:
+            return False
+    items, rules, region = master.items, master.tax_rules, store.tax_region
+    return all(line.sku in items and (region, line.tax_code) in rules for line in payload.lines)
+
+
 def post_event(event: Event, state: PostingState) -> Outcome:
     """What ``event`` posts given ``state``; or ``Parked`` with the reason it waits."""
     master = state.master
-    missing = missing_master_data(event, master)
-    if missing:
-        return Parked("unknown_master_data", "master", {"missing": missing})
+    if not _sale_fully_known(event, master):
+        missing = missing_master_data(event, master)
+        if missing:
+            return Parked("unknown_master_data", "master", {"missing": missing})
     store = master.stores[event.envelope.store_id]
     currency = getattr(event.payload, "currency", None)
     if currency is not None and currency != store.currency:

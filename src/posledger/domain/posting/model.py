@@ -76,6 +76,13 @@ class SaleRecord:
     moves: tuple[StockMove, ...]
     voided: bool = False
 
+    def numbered(self, invoice_number: str | None) -> SaleRecord:
+        """This record with its invoice number (``dataclasses.replace`` costs several times more
+        on the hot path: it introspects the fields on every call)."""
+        return SaleRecord(self.store_id, self.receipt_no, self.event_id, self.business_day, self.register_id,
+                          invoice_number, self.total, self.tax, self.cash, self.lines, self.journal_lines,
+                          self.moves, self.voided)
+
 
 @dataclass(frozen=True, slots=True)
 class Drawer:
