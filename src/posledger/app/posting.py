@@ -103,6 +103,14 @@ class BatchState:
             self._drawers[register_id] = drawer
         return drawer
 
+    def prefetch_series(self, series: list[str]) -> None:
+        """The last numbers of many series in one query (a batch's stores' invoice series)."""
+        missing = [name for name in dict.fromkeys(series) if name not in self._series]
+        if missing:
+            found = self._uow.ledger.last_document_numbers(missing)
+            for name in missing:
+                self._series[name] = found.get(name, 0)
+
     def _next_number(self, series: str) -> int:
         last = self._series.get(series)
         if last is None:
@@ -211,6 +219,7 @@ class PostingEngine:
                 state.writes.statuses.append((stored.offset, "exception"))
                 report.parked += 1
         state.prefetch([key for _, event in parsed for key in stock_keys(event)])
+        state.prefetch_series([f"{event.envelope.store_id}-INV" for _, event in parsed])
         for stored, event in parsed:
             self._post_one(uow, state, stored, event, now, report)
         state.writes.posted_at = self._clock.now()

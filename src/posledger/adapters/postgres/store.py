@@ -48,6 +48,8 @@ def _pg(sql: str) -> str:
 
 
 class PostgresDatabase:
+    dialect = "postgresql"
+
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self.connection = connection
 
@@ -76,6 +78,14 @@ class PostgresDatabase:
 
     def conflict_errors(self) -> tuple[type[BaseException], ...]:
         return (psycopg.errors.UniqueViolation,)
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        with self.connection.cursor() as cursor, \
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         sequence = _SEQUENCES[(table, column)]

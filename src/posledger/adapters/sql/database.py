@@ -9,9 +9,16 @@ Row = Sequence[Any]
 
 
 class Database(Protocol):
+    dialect: str  # "sqlite" or "postgresql": for the few statements that differ
+
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...  # rows affected
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int: ...  # rows affected, summed
     def conflict_errors(self) -> tuple[type[BaseException], ...]: ...  # unique-key violations
     def next_ids(self, table: str, column: str, count: int) -> list[int]: ...  # ``count`` new ids
+    # Plain inserts of many rows: SQLite's executemany, PostgreSQL's COPY (one stream, no
+    # statement per row).
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+

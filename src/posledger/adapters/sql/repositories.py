@@ -57,9 +57,9 @@ class SqlEventLog:
         if not events:
             return []
         offsets = self.db.next_ids("events", '"offset"', len(events))
-        self.db.executemany(
-            'INSERT INTO events ("offset", event_id, type, store_id, register_id, seq, occurred_at, body,'
-            " body_hash, accepted_at, source, partition_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self.db.insert_many(
+            "events", ('"offset"', "event_id", "type", "store_id", "register_id", "seq", "occurred_at", "body",
+                       "body_hash", "accepted_at", "source", "partition_no"),
             [(offset, e.event_id, e.type, e.store_id, e.register_id, e.seq, e.occurred_at, e.body,
               e.body_hash, e.accepted_at, e.source, e.partition) for offset, e in zip(offsets, events, strict=True)])
         return offsets
@@ -249,6 +249,16 @@ class SqlLedger:
 
     def load_stocks(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StockPosition]:
         found: dict[tuple[str, str], StockPosition] = {}
+        if self.db.dialect == "postgresql":
+            # Two arrays unnested into the keys: an index probe per key. (A VALUES list makes
+            # PostgreSQL hash-join it against a scan of every position.)
+            for row in self.db.fetchall(
+                    "SELECT p.sku, p.location_id, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty "
+                    "FROM unnest(?::text[], ?::text[]) AS wanted (sku, location_id) JOIN stock_positions p "
+                    "ON p.sku = wanted.sku AND p.location_id = wanted.location_id",
+                    ([key[0] for key in keys], [key[1] for key in keys])):
+                found[(row[0], row[1])] = _position(row[2:])
+            return found
         for start in range(0, len(keys), 400):
             chunk = keys[start:start + 400]
             values = ",".join("(?, ?)" for _ in chunk)
@@ -286,6 +296,16 @@ class SqlLedger:
     def last_document_number(self, series: str) -> int:
         row = self.db.fetchone("SELECT last_number FROM document_series WHERE series = ?", (series,))
         return int(row[0]) if row else 0
+
+    def last_document_numbers(self, series: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(series), 500):
+            chunk = series[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for name, last in self.db.fetchall(
+                    f"SELECT series, last_number FROM document_series WHERE series IN ({marks})", chunk):
+                found[name] = int(last)
+        return found
 
     def write(self, writes: PostingWrites) -> None:
         try:
@@ -343,10 +363,9 @@ class SqlLedger:
                 else:
                     total[0] += debit
                     total[1] += credit
-        db.executemany("INSERT INTO journal_entries (entry_id, event_id, entry_no, store_id, business_day,"
-                       " register_id, memo) VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
-        db.executemany("INSERT INTO journal_lines (entry_id, line_no, account, debit, credit) "
-                       "VALUES (?, ?, ?, ?, ?)", lines)
+        db.insert_many("journal_entries", ("entry_id", "event_id", "entry_no", "store_id", "business_day",
+                                           "register_id", "memo"), entries)
+        db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), lines)
         # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
         db.executemany(_ADD_TO_ACCOUNT_BALANCE, [(*key, *total) for key, total in sorted(running.items())])
         db.executemany(_ADD_TO_DAILY_BALANCE, [(*key, *total) for key, total in sorted(daily.items())])
@@ -357,13 +376,11 @@ class SqlLedger:
             move_no = move_numbers[offset] = move_numbers.get(offset, 0) + 1
             moves.append((move_id, offset, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
                           m.business_day.isoformat()))
-        db.executemany(
-            f"INSERT INTO stock_moves (move_id, event_offset, move_no, {_MOVE_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", moves)
+        db.insert_many("stock_moves", ("move_id", "event_offset", "move_no", *_MOVE_COLUMNS.split(", ")), moves)
         self._write_positions(writes)
-        db.executemany(
-            "INSERT INTO documents (number, series, sequence, kind, store_id, event_id, business_day,"
-            " original_number, total, tax, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.insert_many(
+            "documents", ("number", "series", "sequence", "kind", "store_id", "event_id", "business_day",
+                          "original_number", "total", "tax", "body"),
             [(d.number, d.series, d.sequence, d.draft.kind, d.draft.store_id, d.event_id,
               d.draft.business_day.isoformat(), d.draft.original_number, d.draft.total, d.draft.tax,
               _json(d.draft.body)) for d in writes.documents])
@@ -397,8 +414,14 @@ class SqlLedger:
               d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
               d.counted, d.over_short, d.approved_by)
              for d in writes.drawers.values() if d.session_id is not None])
-        db.executemany('UPDATE events SET status = ?, posted_at = ? WHERE "offset" = ?',
-                       [(status, writes.posted_at, offset) for offset, status in writes.statuses])
+        if db.dialect == "postgresql" and writes.statuses:
+            db.execute('UPDATE events SET status = w.status, posted_at = ? FROM unnest(?::bigint[], ?::text[]) '
+                       'AS w ("offset", status) WHERE events."offset" = w."offset"',
+                       (writes.posted_at, [offset for offset, _ in writes.statuses],
+                        [status for _, status in writes.statuses]))
+        else:
+            db.executemany('UPDATE events SET status = ?, posted_at = ? WHERE "offset" = ?',
+                           [(status, writes.posted_at, offset) for offset, status in writes.statuses])
         db.executemany("UPDATE reservations SET status = 'consumed' WHERE order_id = ? AND status = 'active'",
                        [(order_id,) for order_id in writes.consumed_orders])
 

@@ -33,6 +33,8 @@ from posledger.app.retry import DEFAULT_POLICY, RetryLog, RetryPolicy
 
 
 class SqliteDatabase:
+    dialect = "sqlite"
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
 
@@ -53,6 +55,11 @@ class SqliteDatabase:
 
     def conflict_errors(self) -> tuple[type[BaseException], ...]:
         return (sqlite3.IntegrityError,)
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.connection.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """Safe without a sequence: every write transaction holds SQLite's write lock
