@@ -131,3 +131,18 @@ def test_reads_do_not_wait_for_an_open_write(hub: Hub) -> None:
         reader.join()
         writer.rollback()
     assert seen[0]["debit"] == 3500
+
+
+def test_many_concurrent_reads_share_a_bounded_pool_of_reader_connections(hub: Hub) -> None:
+    """Thirty reads at once, beside a write: each answers; no more reader connections than the
+    bound are opened (the rest wait for one), and every one goes back to the pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hub.send_and_post(receive("A", 5, 700), *_sales(3))
+    with ThreadPoolExecutor(30) as pool:
+        totals = list(pool.map(lambda _: hub.uow.run(lambda uow: trial_balance(uow)["totals"], read_only=True),
+                               range(30)))
+    assert all(total == totals[0] for total in totals) and totals[0]["debit"] == totals[0]["credit"] > 0
+    readers: Any = hub.uow._readers  # type: ignore[attr-defined]
+    assert 1 <= readers.qsize() <= 8
+    hub.send_and_post(*_sales(1, start=50))  # the writer still writes

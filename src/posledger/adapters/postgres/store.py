@@ -297,6 +297,8 @@ def status(url: str, *, schema: str | None = None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- the unit of work
 
+READERS = 8  # reader connections per process at most; more concurrent reads wait for one
+
 
 class PostgresUnitOfWork(RetryingFactory):
     """The unit-of-work factory for one PostgreSQL database (``url``, a libpq URL).
@@ -329,6 +331,7 @@ class PostgresUnitOfWork(RetryingFactory):
         self._lock = threading.RLock()
         self._open = False  # a unit of work is open (one at a time per factory)
         self._readers: queue.SimpleQueue[PostgresDatabase] = queue.SimpleQueue()
+        self._reader_slots = threading.BoundedSemaphore(READERS)
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
@@ -366,9 +369,24 @@ class PostgresUnitOfWork(RetryingFactory):
 
     def _read_unit(self, settled: bool) -> SqlUnitOfWork:
         """Reads run on their own connections, never queued behind this process's writer (or
-        each other): a heavy report does not hold up ingest or posting."""
-        reader = self._reader()
+        each other, up to ``READERS`` at once): a heavy report does not hold up ingest or posting."""
+        self._reader_slots.acquire()
+        try:
+            reader = self._reader()
+        except BaseException:
+            self._reader_slots.release()
+            raise
         connection = reader.connection
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if given_back:
+                return
+            given_back = True
+            if not (connection.broken or connection.closed):
+                self._readers.put(reader)
+            self._reader_slots.release()
 
         def begin() -> None:
             try:
@@ -379,14 +397,15 @@ class PostgresUnitOfWork(RetryingFactory):
                     connection.execute("SELECT pg_advisory_lock(%s, %s)", self._gate)
                     connection.commit()
                     connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                    try:
-                        connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
-                    finally:
-                        connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._gate)
+                    connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
+                    connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._gate)
                 else:
                     connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
             except BaseException:
-                rollback()
+                # Closing drops whatever it holds (a session lock on the gate would stop every
+                # writer): the pool opens a new connection next time.
+                connection.close()
+                give_back()
                 raise
 
         def rollback() -> None:
@@ -397,11 +416,7 @@ class PostgresUnitOfWork(RetryingFactory):
             except psycopg.Error:
                 connection.close()
 
-        def release() -> None:
-            if not (connection.broken or connection.closed):
-                self._readers.put(reader)
-
-        return SqlUnitOfWork(reader, begin, lambda: None, rollback, release)
+        return SqlUnitOfWork(reader, begin, lambda: None, rollback, give_back)
 
     def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
         if read_only:

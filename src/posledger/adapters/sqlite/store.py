@@ -68,6 +68,7 @@ class SqliteDatabase:
         return list(range(int(row[0]) + 1, int(row[0]) + 1 + count))
 
 
+READERS = 8  # reader connections per process at most; more concurrent reads wait for one
 BUSY_TIMEOUT_SECONDS = 5.0  # well inside the retry deadline, so a lock held longer is retried
 
 
@@ -161,6 +162,7 @@ class SqliteUnitOfWork(RetryingFactory):
         self._readers: queue.SimpleQueue[SqliteDatabase] = queue.SimpleQueue()
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the writer's: a read never waits for a write
+        self._reader_slots = threading.BoundedSemaphore(READERS)
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
@@ -177,17 +179,34 @@ class SqliteUnitOfWork(RetryingFactory):
         return SqliteDatabase(connection)
 
     def _read_unit(self) -> SqlUnitOfWork:
-        reader = self._reader()
+        self._reader_slots.acquire()
+        try:
+            reader = self._reader()
+        except BaseException:
+            self._reader_slots.release()
+            raise
         connection = reader.connection
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                self._readers.put(reader)
+                self._reader_slots.release()
 
         def begin() -> None:
-            connection.execute("BEGIN")
+            try:
+                connection.execute("BEGIN")
+            except BaseException:
+                give_back()
+                raise
 
         def rollback() -> None:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
 
-        return SqlUnitOfWork(reader, begin, lambda: None, rollback, lambda: self._readers.put(reader))
+        return SqlUnitOfWork(reader, begin, lambda: None, rollback, give_back)
 
     def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
         if read_only and self.path != ":memory:":
