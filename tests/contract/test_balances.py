@@ -146,3 +146,100 @@ def test_many_concurrent_reads_share_a_bounded_pool_of_reader_connections(hub: H
     readers: Any = hub.uow._readers  # type: ignore[attr-defined]
     assert 1 <= readers.qsize() <= 8
     hub.send_and_post(*_sales(1, start=50))  # the writer still writes
+
+
+# ------------------------------------------------------------- PostgreSQL: readers and the check
+
+def _postgres_hub() -> Any:
+    from tests.contract.conftest import fresh_postgres_schema, postgres_or_skip
+    from tests.support.builders import MASTER, reset_sequences
+    from tests.support.harness import make_hub
+
+    postgres_or_skip()
+    reset_sequences()
+    context = fresh_postgres_schema()
+    factory = context.__enter__()
+    hub = make_hub(factory)
+    hub.load(MASTER)
+    return hub, context
+
+
+def test_a_settled_check_waits_for_writes_in_flight_not_for_reports() -> None:
+    import time
+
+    hub, context = _postgres_hub()
+    try:
+        hub.send_and_post(receive("A", 50, 700), *_sales(3))
+        started = threading.Event()
+
+        def long_report(uow: Any) -> None:
+            trial_balance(uow)
+            started.set()
+            time.sleep(3)
+
+        reader = threading.Thread(target=lambda: hub.uow.run(long_report, read_only=True))
+        reader.start()
+        assert started.wait(5)
+        began = time.monotonic()
+        report = run_check(hub.uow, clock=CLOCK)
+        hub.send_and_post(*_sales(1, start=10))  # writes are not held up either
+        took = time.monotonic() - began
+        reader.join()
+        assert report.ok and took < 2, took
+    finally:
+        context.__exit__(None, None, None)
+
+
+def test_two_checks_finishing_together_both_pass_and_keep_the_newer_checkpoint() -> None:
+    hub, context = _postgres_hub()
+    try:
+        hub.send_and_post(receive("A", 50, 700), *_sales(5))
+        failures: list[BaseException] = []
+        reports: list[Any] = []
+
+        def one() -> None:
+            try:
+                reports.append(run_check(hub.uow, clock=CLOCK))
+            except BaseException as error:  # noqa: BLE001 - asserted below
+                failures.append(error)
+
+        for number in range(5):
+            hub.send_and_post(*_sales(1, start=100 + number))
+            threads = [threading.Thread(target=one) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert not failures and all(r.ok for r in reports), (failures, reports)
+        assert run_check(hub.uow, clock=CLOCK).entries_checked == 0
+    finally:
+        context.__exit__(None, None, None)
+
+
+def test_readers_ended_by_the_server_are_replaced_not_failed_one_by_one() -> None:
+    import psycopg
+
+    from tests.contract.conftest import POSTGRES_URL
+
+    hub, context = _postgres_hub()
+    try:
+        hub.send_and_post(receive("A", 5, 700))
+        units = [hub.uow(read_only=True) for _ in range(4)]  # four readers in the pool
+        for unit in units:
+            unit.__enter__()
+        pids = [unit.db.connection.info.backend_pid for unit in units]
+        for unit in units:
+            unit.__exit__(None, None, None)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        outcomes = []
+        for _ in range(4):  # single attempts, as /health makes them
+            try:
+                with hub.uow(read_only=True) as uow:
+                    outcomes.append(trial_balance(uow)["totals"]["debit"])
+            except psycopg.OperationalError:
+                outcomes.append("failed")
+        assert outcomes.count("failed") <= 1 and outcomes[-1] == 3500, outcomes
+    finally:
+        context.__exit__(None, None, None)

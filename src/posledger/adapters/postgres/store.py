@@ -127,6 +127,7 @@ def transient_kind(error: BaseException) -> str | None:
 # ------------------------------------------------------------------------------ the schema gate
 
 _GATE_CLASS = 7262534  # pg_advisory_lock(int, int): (this, the schema's crc32) is the gate
+_WRITER_GATE_CLASS = 7262535  # (this, the schema's crc32): the writer gate of settled snapshots
 # A server that vanishes (a failover, a cut cable) is noticed in about 30 s, not hours: a
 # transaction waiting on a dead socket would otherwise hold this process's unit of work.
 _LIBPQ_OPTIONS: dict[str, Any] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
@@ -136,6 +137,13 @@ _LIBPQ_OPTIONS: dict[str, Any] = {"connect_timeout": 5, "keepalives": 1, "keepal
 def _gate_key(schema: str | None) -> tuple[int, int]:
     """One gate per schema (tests give each run a schema of its own in one database)."""
     return _GATE_CLASS, zlib.crc32((schema or "").encode()) & 0x7FFFFFFF
+
+
+def _writer_gate_key(schema: str | None) -> tuple[int, int]:
+    """Held shared by every write transaction (with the schema gate, in the same statement) and
+    exclusively, for a moment, by a check taking a settled snapshot: reads never hold it, so a
+    check waits for the writes in flight only, and a report never holds up a check."""
+    return _WRITER_GATE_CLASS, zlib.crc32((schema or "").encode()) & 0x7FFFFFFF
 
 
 @cache
@@ -317,6 +325,7 @@ class PostgresUnitOfWork(RetryingFactory):
         self.policy = policy
         self._options = _options(schema)
         self._gate = _gate_key(schema)
+        self._writer_gate = _writer_gate_key(schema)
         self._application_name = application_name  # who is who in pg_stat_activity
         connection = connect(url, schema=schema, autocommit=True, timeout=startup_timeout,
                              application_name=application_name)
@@ -332,6 +341,7 @@ class PostgresUnitOfWork(RetryingFactory):
         self._open = False  # a unit of work is open (one at a time per factory)
         self._readers: queue.SimpleQueue[PostgresDatabase] = queue.SimpleQueue()
         self._reader_slots = threading.BoundedSemaphore(READERS)
+        self._closed = False
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
@@ -367,6 +377,29 @@ class PostgresUnitOfWork(RetryingFactory):
             reader = PostgresDatabase(connection)
         return reader
 
+    def _settle(self, connection: psycopg.Connection[Any], deadline_seconds: float = 60.0) -> None:
+        """Begin a repeatable-read transaction whose snapshot no write was in flight for: take
+        the writer gate exclusively (waiting for the write transactions in flight, a posting
+        batch at most), take the snapshot, let the writers go. Each try waits at most 1 s, then
+        lets the writers queued behind it through before trying again."""
+        deadline = time.monotonic() + deadline_seconds
+        while True:
+            try:
+                connection.execute("SET lock_timeout = '1s'")
+                connection.execute("SELECT pg_advisory_lock(%s, %s)", self._writer_gate)
+                connection.commit()
+                break
+            except psycopg.errors.LockNotAvailable:
+                connection.rollback()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        connection.execute("RESET lock_timeout")
+        connection.commit()
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)  # the snapshot
+        connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._writer_gate)
+
     def _read_unit(self, settled: bool) -> SqlUnitOfWork:
         """Reads run on their own connections, never queued behind this process's writer (or
         each other, up to ``READERS`` at once): a heavy report does not hold up ingest or posting."""
@@ -384,28 +417,27 @@ class PostgresUnitOfWork(RetryingFactory):
             if given_back:
                 return
             given_back = True
-            if not (connection.broken or connection.closed):
+            if self._closed:
+                connection.close()
+            elif not (connection.broken or connection.closed):
                 self._readers.put(reader)
             self._reader_slots.release()
 
         def begin() -> None:
             try:
                 if settled:
-                    # Wait until no posledger transaction is in flight (exclusive on the gate),
-                    # take the snapshot, let them go: every id handed out before the snapshot is
-                    # committed in it.
-                    connection.execute("SELECT pg_advisory_lock(%s, %s)", self._gate)
-                    connection.commit()
-                    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                    connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
-                    connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._gate)
+                    self._settle(connection)
                 else:
                     connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
-            except BaseException:
-                # Closing drops whatever it holds (a session lock on the gate would stop every
-                # writer): the pool opens a new connection next time.
+            except BaseException as error:
+                # Closing drops whatever it holds (a session lock on the writer gate would stop
+                # every writer): the pool opens a new connection next time.
                 connection.close()
                 give_back()
+                if transient_kind(error) is not None:
+                    # The server restarted or ended our sessions: the idle readers are as dead
+                    # as this one, so close them all rather than fail once for each.
+                    self._close_idle_readers()
                 raise
 
         def rollback() -> None:
@@ -429,8 +461,10 @@ class PostgresUnitOfWork(RetryingFactory):
                 raise RuntimeError("a unit of work is already open on this thread; units of work do not nest")
             try:
                 self._reconnect_if_broken()
-                # Shared hold on the schema gate for this transaction: waits while an upgrade runs.
-                self._connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", self._gate)
+                # Shared holds on the schema gate (waits while an upgrade runs) and on the writer
+                # gate (a settled snapshot waits for this transaction), in one round trip.
+                self._connection.execute("SELECT pg_advisory_xact_lock_shared(%s, %s), "
+                                         "pg_advisory_xact_lock_shared(%s, %s)", (*self._gate, *self._writer_gate))
             except BaseException:
                 self._abandon()
                 self._lock.release()
@@ -446,10 +480,14 @@ class PostgresUnitOfWork(RetryingFactory):
 
         return SqlUnitOfWork(self._db, begin, commit, self._abandon, release)
 
-    def close(self) -> None:
-        self._connection.close()
+    def _close_idle_readers(self) -> None:
         while True:
             try:
                 self._readers.get_nowait().connection.close()
             except queue.Empty:
-                break
+                return
+
+    def close(self) -> None:
+        self._closed = True  # readers in use are closed as they come back
+        self._connection.close()
+        self._close_idle_readers()

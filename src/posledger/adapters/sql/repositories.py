@@ -720,7 +720,18 @@ class SqlChecks:
                           series)
 
     def save_checkpoint(self, checkpoint: CheckPoint) -> None:
+        """Replace the checkpoint, unless one from further on is already stored. The checkpoint
+        row is written first: its row lock makes two checks that finish together save one after
+        the other, and the later one sees the other's totals and keeps the newer."""
         db = self.db
+        moved = db.fetchone(
+            "INSERT INTO check_checkpoint (id, entry_id, move_id, checked_at) VALUES (1, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET entry_id = excluded.entry_id, move_id = excluded.move_id, "
+            "checked_at = excluded.checked_at WHERE check_checkpoint.entry_id <= excluded.entry_id "
+            "AND check_checkpoint.move_id <= excluded.move_id RETURNING id",
+            (checkpoint.entry_id, checkpoint.move_id, checkpoint.checked_at))
+        if moved is None:
+            return
         db.execute("DELETE FROM check_account_sums")
         db.execute("DELETE FROM check_stock_sums")
         db.execute("DELETE FROM check_series")
@@ -730,10 +741,6 @@ class SqlChecks:
                        [(*key, *sums) for key, sums in sorted(checkpoint.stock_sums.items())])
         db.executemany("INSERT INTO check_series (series, last_number) VALUES (?, ?)",
                        sorted(checkpoint.series.items()))
-        db.execute("INSERT INTO check_checkpoint (id, entry_id, move_id, checked_at) VALUES (1, ?, ?, ?) "
-                   "ON CONFLICT (id) DO UPDATE SET entry_id = excluded.entry_id, move_id = excluded.move_id, "
-                   "checked_at = excluded.checked_at",
-                   (checkpoint.entry_id, checkpoint.move_id, checkpoint.checked_at))
 
     def last_ids(self) -> tuple[int, int]:
         entry = self.db.fetchone("SELECT COALESCE(MAX(entry_id), 0) FROM journal_entries")
