@@ -144,7 +144,7 @@ def test_many_concurrent_reads_share_a_bounded_pool_of_reader_connections(hub: H
                                range(30)))
     assert all(total == totals[0] for total in totals) and totals[0]["debit"] == totals[0]["credit"] > 0
     readers: Any = hub.uow._readers  # type: ignore[attr-defined]
-    assert 1 <= readers.qsize() <= 8
+    assert 1 <= readers.idle() <= 8
     hub.send_and_post(*_sales(1, start=50))  # the writer still writes
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import re
 import threading
 import time
@@ -32,7 +31,7 @@ import psycopg.errors
 
 from posledger.adapters.sql.database import Row
 from posledger.adapters.sql.migrations import Migration, SchemaMismatch, load_migrations, pending
-from posledger.adapters.sql.unit_of_work import RetryingFactory, SqlUnitOfWork
+from posledger.adapters.sql.unit_of_work import ReaderPool, RetryingFactory, SqlUnitOfWork
 from posledger.app.retry import DEFAULT_POLICY, RetryLog, RetryPolicy
 
 log = logging.getLogger("posledger.postgres")
@@ -305,7 +304,6 @@ def status(url: str, *, schema: str | None = None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- the unit of work
 
-READERS = 8  # reader connections per process at most; more concurrent reads wait for one
 
 
 class PostgresUnitOfWork(RetryingFactory):
@@ -339,9 +337,9 @@ class PostgresUnitOfWork(RetryingFactory):
         self._db = PostgresDatabase(connection)
         self._lock = threading.RLock()
         self._open = False  # a unit of work is open (one at a time per factory)
-        self._readers: queue.SimpleQueue[PostgresDatabase] = queue.SimpleQueue()
-        self._reader_slots = threading.BoundedSemaphore(READERS)
-        self._closed = False
+        self._readers = ReaderPool(self._open_reader,
+                                   lambda reader: not (reader.connection.broken or reader.connection.closed),
+                                   lambda reader: reader.connection.close())
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
@@ -364,18 +362,11 @@ class PostgresUnitOfWork(RetryingFactory):
         except psycopg.Error:
             self._connection.close()
 
-    def _reader(self) -> PostgresDatabase:
-        """A reader connection from the pool (opened on demand, kept for reuse)."""
-        try:
-            reader = self._readers.get_nowait()
-        except queue.Empty:
-            reader = None
-        if reader is None or reader.connection.broken or reader.connection.closed:
-            connection = psycopg.connect(self.url, autocommit=False, options=self._options,
-                                         application_name=self._application_name, **_LIBPQ_OPTIONS)
-            connection.read_only = True
-            reader = PostgresDatabase(connection)
-        return reader
+    def _open_reader(self) -> PostgresDatabase:
+        connection = psycopg.connect(self.url, autocommit=False, options=self._options,
+                                     application_name=self._application_name, **_LIBPQ_OPTIONS)
+        connection.read_only = True
+        return PostgresDatabase(connection)
 
     def _settle(self, connection: psycopg.Connection[Any], deadline_seconds: float = 60.0) -> None:
         """Begin a repeatable-read transaction whose snapshot no write was in flight for: take
@@ -403,25 +394,8 @@ class PostgresUnitOfWork(RetryingFactory):
     def _read_unit(self, settled: bool) -> SqlUnitOfWork:
         """Reads run on their own connections, never queued behind this process's writer (or
         each other, up to ``READERS`` at once): a heavy report does not hold up ingest or posting."""
-        self._reader_slots.acquire()
-        try:
-            reader = self._reader()
-        except BaseException:
-            self._reader_slots.release()
-            raise
-        connection = reader.connection
-        given_back = False
-
-        def give_back() -> None:
-            nonlocal given_back
-            if given_back:
-                return
-            given_back = True
-            if self._closed:
-                connection.close()
-            elif not (connection.broken or connection.closed):
-                self._readers.put(reader)
-            self._reader_slots.release()
+        lease = self._readers.take()
+        connection = lease.db.connection
 
         def begin() -> None:
             try:
@@ -433,11 +407,11 @@ class PostgresUnitOfWork(RetryingFactory):
                 # Closing drops whatever it holds (a session lock on the writer gate would stop
                 # every writer): the pool opens a new connection next time.
                 connection.close()
-                give_back()
+                lease.give_back()
                 if transient_kind(error) is not None:
                     # The server restarted or ended our sessions: the idle readers are as dead
                     # as this one, so close them all rather than fail once for each.
-                    self._close_idle_readers()
+                    self._readers.close_idle()
                 raise
 
         def rollback() -> None:
@@ -448,7 +422,7 @@ class PostgresUnitOfWork(RetryingFactory):
             except psycopg.Error:
                 connection.close()
 
-        return SqlUnitOfWork(reader, begin, lambda: None, rollback, give_back)
+        return SqlUnitOfWork(lease.db, begin, lambda: None, rollback, lease.give_back)
 
     def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
         if read_only:
@@ -480,14 +454,6 @@ class PostgresUnitOfWork(RetryingFactory):
 
         return SqlUnitOfWork(self._db, begin, commit, self._abandon, release)
 
-    def _close_idle_readers(self) -> None:
-        while True:
-            try:
-                self._readers.get_nowait().connection.close()
-            except queue.Empty:
-                return
-
     def close(self) -> None:
-        self._closed = True  # readers in use are closed as they come back
         self._connection.close()
-        self._close_idle_readers()
+        self._readers.close()  # readers in use are closed as they come back

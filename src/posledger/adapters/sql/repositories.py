@@ -35,6 +35,17 @@ def _event(row: Row) -> StoredEvent:
     return StoredEvent(*row)
 
 
+def _ints_by_key(db: Database, select: str, keys: list[str]) -> dict[str, int]:
+    """``select`` (a key and an integer per row; ``{marks}`` where the IN list goes) for
+    ``keys``, 500 at a time."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        for key, number in db.fetchall(select.format(marks=",".join("?" * len(chunk))), chunk):
+            found[key] = int(number)
+    return found
+
+
 class SqlEventLog:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -107,14 +118,8 @@ class SqlEventLog:
         return Rejection(*row) if row else None
 
     def high_seqs(self, register_ids: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for start in range(0, len(register_ids), 500):
-            chunk = register_ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for register_id, high in self.db.fetchall(
-                    f"SELECT register_id, high_seq FROM register_sequences WHERE register_id IN ({marks})", chunk):
-                found[register_id] = int(high)
-        return found
+        return _ints_by_key(self.db, "SELECT register_id, high_seq FROM register_sequences "
+                                     "WHERE register_id IN ({marks})", register_ids)
 
     def set_high_seqs(self, rows: list[tuple[str, str, int]]) -> None:
         self.db.executemany("INSERT INTO register_sequences (register_id, store_id, high_seq) VALUES (?, ?, ?)"
@@ -298,14 +303,8 @@ class SqlLedger:
         return int(row[0]) if row else 0
 
     def last_document_numbers(self, series: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for start in range(0, len(series), 500):
-            chunk = series[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for name, last in self.db.fetchall(
-                    f"SELECT series, last_number FROM document_series WHERE series IN ({marks})", chunk):
-                found[name] = int(last)
-        return found
+        return _ints_by_key(self.db, "SELECT series, last_number FROM document_series WHERE series IN ({marks})",
+                            series)
 
     def write(self, writes: PostingWrites) -> None:
         try:

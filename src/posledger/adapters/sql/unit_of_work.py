@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from posledger.adapters.sql.database import Database
 from posledger.adapters.sql.repositories import (
@@ -22,6 +24,71 @@ from posledger.adapters.sql.repositories import (
 from posledger.app.retry import RetryLog, RetryPolicy, run_transaction
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Database)
+
+READERS = 8  # reader connections per process at most; more concurrent reads wait for one
+
+
+class ReaderLease(Generic[D]):
+    """One reader connection, taken from its pool until ``give_back`` (once; again is a no-op)."""
+
+    def __init__(self, pool: ReaderPool[D], db: D) -> None:
+        self.pool, self.db, self._given_back = pool, db, False
+
+    def give_back(self) -> None:
+        if not self._given_back:
+            self._given_back = True
+            self.pool._return(self.db)
+
+
+class ReaderPool(Generic[D]):
+    """Reader connections for read-only units of work, so reads never queue behind the writer:
+    opened on demand, reused, at most ``limit`` in use at once (more readers wait for one)."""
+
+    def __init__(self, open_reader: Callable[[], D], usable: Callable[[D], bool],
+                 close_reader: Callable[[D], None], limit: int = READERS) -> None:
+        self._open, self._usable, self._close = open_reader, usable, close_reader
+        self._idle: queue.SimpleQueue[D] = queue.SimpleQueue()
+        self._slots = threading.BoundedSemaphore(limit)
+        self._closed = False
+
+    def take(self) -> ReaderLease[D]:
+        self._slots.acquire()
+        try:
+            while True:
+                try:
+                    db = self._idle.get_nowait()
+                except queue.Empty:
+                    db = self._open()
+                    break
+                if self._usable(db):
+                    break
+                self._close(db)
+        except BaseException:
+            self._slots.release()
+            raise
+        return ReaderLease(self, db)
+
+    def _return(self, db: D) -> None:
+        if self._closed or not self._usable(db):
+            self._close(db)  # readers in use when the pool closed are closed as they come back
+        else:
+            self._idle.put(db)
+        self._slots.release()
+
+    def idle(self) -> int:
+        return self._idle.qsize()
+
+    def close_idle(self) -> None:
+        while True:
+            try:
+                self._close(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        self._closed = True
+        self.close_idle()
 
 
 class SqlUnitOfWork:

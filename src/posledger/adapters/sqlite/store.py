@@ -11,7 +11,6 @@ from a newer posledger is refused.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 import time
@@ -28,7 +27,7 @@ from posledger.adapters.sql.migrations import (
     pending,
     sqlite_statements,
 )
-from posledger.adapters.sql.unit_of_work import RetryingFactory, SqlUnitOfWork
+from posledger.adapters.sql.unit_of_work import ReaderPool, RetryingFactory, SqlUnitOfWork
 from posledger.app.retry import DEFAULT_POLICY, RetryLog, RetryPolicy
 
 
@@ -68,7 +67,6 @@ class SqliteDatabase:
         return list(range(int(row[0]) + 1, int(row[0]) + 1 + count))
 
 
-READERS = 8  # reader connections per process at most; more concurrent reads wait for one
 BUSY_TIMEOUT_SECONDS = 5.0  # well inside the retry deadline, so a lock held longer is retried
 
 
@@ -159,54 +157,33 @@ class SqliteUnitOfWork(RetryingFactory):
         self._db = SqliteDatabase(self._connection)
         self._lock = threading.RLock()
         self._busy_timeout = busy_timeout
-        self._readers: queue.SimpleQueue[SqliteDatabase] = queue.SimpleQueue()
-        self._all_readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()  # not the writer's: a read never waits for a write
-        self._reader_slots = threading.BoundedSemaphore(READERS)
+        self._readers = ReaderPool(self._open_reader, lambda reader: True,
+                                   lambda reader: reader.connection.close())
 
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
 
-    def _reader(self) -> SqliteDatabase:
-        try:
-            return self._readers.get_nowait()
-        except queue.Empty:
-            pass
+    def _open_reader(self) -> SqliteDatabase:
         connection = connect(self.path, self._busy_timeout)
         connection.execute("PRAGMA query_only=ON")
-        with self._readers_lock:
-            self._all_readers.append(connection)
         return SqliteDatabase(connection)
 
     def _read_unit(self) -> SqlUnitOfWork:
-        self._reader_slots.acquire()
-        try:
-            reader = self._reader()
-        except BaseException:
-            self._reader_slots.release()
-            raise
-        connection = reader.connection
-        given_back = False
-
-        def give_back() -> None:
-            nonlocal given_back
-            if not given_back:
-                given_back = True
-                self._readers.put(reader)
-                self._reader_slots.release()
+        lease = self._readers.take()
+        connection = lease.db.connection
 
         def begin() -> None:
             try:
                 connection.execute("BEGIN")
             except BaseException:
-                give_back()
+                lease.give_back()
                 raise
 
         def rollback() -> None:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
 
-        return SqlUnitOfWork(reader, begin, lambda: None, rollback, give_back)
+        return SqlUnitOfWork(lease.db, begin, lambda: None, rollback, lease.give_back)
 
     def __call__(self, *, read_only: bool = False, settled: bool = False) -> SqlUnitOfWork:
         if read_only and self.path != ":memory:":
@@ -232,10 +209,7 @@ class SqliteUnitOfWork(RetryingFactory):
 
     def close(self) -> None:
         self._connection.close()
-        with self._readers_lock:
-            for connection in self._all_readers:
-                connection.close()
-            self._all_readers.clear()
+        self._readers.close()
 
 
 def open_sqlite(path: str | Path) -> SqliteUnitOfWork:
