@@ -88,7 +88,10 @@ CREATE INDEX events_pending_since ON events (accepted_at) WHERE status = 'accept
 -- Documents: a series' numbers are unique (gapless is checked against document_series).
 CREATE UNIQUE INDEX documents_series ON documents (series, sequence);
 
--- Exceptions: by store, newest pages by id; and open counts kept as exceptions open and close.
+-- Exceptions: listed by status or by store in id order, a page costing what it returns; and
+-- open counts kept as exceptions open and close.
+DROP INDEX exceptions_status;
+CREATE INDEX exceptions_status ON exceptions (status, id);
 CREATE INDEX exceptions_store ON exceptions (store_id, id);
 CREATE TABLE open_exception_counts (
     store_id TEXT NOT NULL,  -- '' for exceptions of no store
