@@ -117,6 +117,7 @@ class PostingWrites:
     drawers: dict[str, Drawer] = field(default_factory=dict)
     statuses: list[tuple[int, str]] = field(default_factory=list)
     consumed_orders: list[str] = field(default_factory=list)
+    findings: list[ExceptionRecord] = field(default_factory=list)  # sales-audit findings, in order
     posted_at: str | None = None
 
 
@@ -194,6 +195,7 @@ class Ledger(Protocol):
 
 class Exceptions(Protocol):
     def add(self, record: ExceptionRecord) -> int: ...
+    def add_many(self, records: list[ExceptionRecord]) -> None: ...  # ids not needed: one statement
     def get(self, exception_id: int) -> ExceptionRecord | None: ...
     def resolve(self, exception_id: int, at: str, by: str, resolution: str) -> bool: ...
     def open_for_event(self, event_id: str) -> list[ExceptionRecord]: ...

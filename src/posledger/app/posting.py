@@ -224,6 +224,7 @@ class PostingEngine:
             self._post_one(uow, state, stored, event, now, report)
         state.writes.posted_at = self._clock.now()
         uow.ledger.write(state.writes)
+        uow.exceptions.add_many(state.writes.findings)
         if fresh and partition is None:
             uow.events.set_position(CONSUMER, fresh[-1].offset)
         report.batches = 1
@@ -251,8 +252,9 @@ class PostingEngine:
             if receipt_key in state.waiting_keys:
                 uow.parking.release(receipt_key)
         day = outcome.business_day.isoformat() if outcome.business_day else None
-        for finding in outcome.findings:
-            uow.exceptions.add(ExceptionRecord(
+        findings = state.writes.findings
+        for finding in outcome.findings:  # written with the batch, in one statement
+            findings.append(ExceptionRecord(
                 0, finding.type, "open", event.envelope.store_id, event.envelope.register_id,
                 stored.event_id, day, finding.detail, now))
         state.writes.statuses.append((stored.offset, "posted"))

@@ -434,6 +434,11 @@ _EXCEPTION_COLUMNS = ("id, type, status, store_id, register_id, event_id, busine
                       " created_at, resolved_at, resolved_by, resolution")
 
 
+_COUNT_OPEN = ("INSERT INTO open_exception_counts (store_id, type, open_count) VALUES (?, ?, ?) "
+               "ON CONFLICT (store_id, type) DO UPDATE SET "
+               "open_count = open_exception_counts.open_count + excluded.open_count")
+
+
 class SqlExceptions:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -449,11 +454,23 @@ class SqlExceptions:
             self._count_open(record.store_id, record.type, 1)
         return int(row[0])
 
+    def add_many(self, records: list[ExceptionRecord]) -> None:
+        if not records:
+            return
+        self.db.insert_many(
+            "exceptions", ("type", "status", "store_id", "register_id", "event_id", "business_day", "detail",
+                           "created_at"),
+            [(r.type, r.status, r.store_id, r.register_id, r.event_id, r.business_day, _json(r.detail),
+              r.created_at) for r in records])
+        opened: dict[tuple[str, str], int] = {}
+        for r in records:
+            if r.status == "open":
+                key = (r.store_id or "", r.type)
+                opened[key] = opened.get(key, 0) + 1
+        self.db.executemany(_COUNT_OPEN, [(*key, count) for key, count in sorted(opened.items())])
+
     def _count_open(self, store_id: str | None, type: str, change: int) -> None:
-        self.db.execute("INSERT INTO open_exception_counts (store_id, type, open_count) VALUES (?, ?, ?) "
-                        "ON CONFLICT (store_id, type) DO UPDATE SET "
-                        "open_count = open_exception_counts.open_count + excluded.open_count",
-                        (store_id or "", type, change))
+        self.db.execute(_COUNT_OPEN, (store_id or "", type, change))
 
     def open_counts(self) -> dict[str, int]:
         """Open exceptions per type, from the gauges kept as exceptions open and close."""
