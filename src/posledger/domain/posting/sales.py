@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from posledger.domain import accounts as acc
@@ -238,15 +237,10 @@ def _take_from_original(ctx: EventContext, sold: list[SoldLine], sku: str, qty: 
     return None
 
 
-@lru_cache(maxsize=256)
-def _rate_text(rate: Rate) -> str:
-    return str(rate.numerator / rate.denominator)
-
-
 def _document_lines(priced: Sequence[PricedLine]) -> list[dict[str, Any]]:
     return [{"line_no": p.line.line_no, "sku": p.line.sku, "qty": p.line.qty,
              "unit_price": p.line.unit_price, "discount": p.line.discount,
-             "tax_code": p.line.tax_code, "rate": _rate_text(p.rate),
+             "tax_code": p.line.tax_code, "rate": str(p.rate.numerator / p.rate.denominator),
              "net": p.net, "tax": p.tax, "total": p.total} for p in priced]
 
 
