@@ -22,7 +22,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -131,12 +131,37 @@ class Phases:
         return figures
 
 
-def run(n: int, batch: int, profile: bool, phases: bool = False) -> dict[str, Any]:
+def _open(directory: str, database_url: str | None) -> tuple[Any, Callable[[], float]]:
+    """The unit-of-work factory (SQLite in ``directory``, or PostgreSQL on a schema of its own)
+    and a function giving the database's size in MB."""
+    if database_url is None:
+        return (SqliteUnitOfWork(Path(directory) / "bench.db"),
+                lambda: sum(f.stat().st_size for f in Path(directory).iterdir()) / 2**20)
+    from posledger.adapters.postgres import PostgresUnitOfWork, upgrade
+
+    schema = f"bench_{os.getpid()}"
+    upgrade(database_url, schema=schema)
+    uow = PostgresUnitOfWork(database_url, schema=schema)
+
+    def size() -> float:
+        import psycopg
+
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            row = connection.execute("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                                     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                                     "AND c.relkind = 'r'", (schema,)).fetchone()
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        return int(row[0]) / 2**20 if row else 0.0
+
+    return uow, size
+
+
+def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: str | None = None) -> dict[str, Any]:
     timer = Phases() if phases else None
     if timer is not None:
         timer.install()
     with tempfile.TemporaryDirectory() as directory:
-        uow = SqliteUnitOfWork(Path(directory) / "bench.db")
+        uow, database_size = _open(directory, database_url)
         clock = SystemClock()
         load_master_data(uow, master(), clock=clock)
         cache = EventCache()
@@ -173,8 +198,8 @@ def run(n: int, batch: int, profile: bool, phases: bool = False) -> dict[str, An
         with uow() as unit:
             ok = check_invariants(unit).ok
             counts = unit.events.counts()
-        db_size = sum(f.stat().st_size for f in Path(directory).iterdir())
         uow.close()
+        db_mb = database_size()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
     if timer is not None:
@@ -182,7 +207,8 @@ def run(n: int, batch: int, profile: bool, phases: bool = False) -> dict[str, An
             print(f"  {name:<52} {us:>8.1f} µs/event", file=sys.stderr)
     return {"n": n, "seconds": round(elapsed, 2), "events_per_second": round(n / elapsed),
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "posted": counts.get("posted", 0) - STORES, "invariants_hold": ok, "db_mb": round(db_size / 2**20, 1)}
+            "posted": counts.get("posted", 0) - STORES, "invariants_hold": ok, "db_mb": round(db_mb, 1),
+            "backend": "postgresql" if database_url else "sqlite"}
 
 
 def main() -> None:
@@ -193,6 +219,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed part")
     parser.add_argument("--phases", action="store_true",
                         help="print µs per event per phase (validate, card check, rules, rows, commits)")
+    parser.add_argument("--database-url", help="post into PostgreSQL (a schema of its own, dropped afterwards) "
+                                               "instead of a SQLite file, e.g. postgresql://postgres@127.0.0.1/test")
     parser.add_argument("--quiet-header", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.quiet_header:
@@ -205,10 +233,11 @@ def main() -> None:
             import subprocess
 
             command = [sys.executable, __file__, "--n", str(n), "--batch", str(args.batch), "--quiet-header"]
+            command += ["--database-url", args.database_url] if args.database_url else []
             subprocess.run(command + (["--profile"] if args.profile else []) + (["--phases"] if args.phases else []),
                            check=True)
             continue
-        print(json.dumps(run(n, args.batch, args.profile, args.phases)), flush=True)
+        print(json.dumps(run(n, args.batch, args.profile, args.phases, args.database_url)), flush=True)
 
 
 if __name__ == "__main__":
