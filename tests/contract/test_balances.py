@@ -243,3 +243,32 @@ def test_readers_ended_by_the_server_are_replaced_not_failed_one_by_one() -> Non
         assert outcomes.count("failed") <= 1 and outcomes[-1] == 3500, outcomes
     finally:
         context.__exit__(None, None, None)
+
+
+def test_rebuild_while_posting_goes_on_leaves_balances_equal_to_the_journal(hub: Hub) -> None:
+    hub.send_and_post(receive("A", 10_000, 700), receive("B", 10_000, 200))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def post_all_along() -> None:
+        number = 500
+        try:
+            while not stop.is_set():
+                # New stores' keys too: a balance row that did not exist when the rebuild began.
+                register = "S1-R2" if number % 2 else "S2-R1"
+                hub.send_and_post(*_sales(3, start=number, register=register))
+                number += 3
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    writer = threading.Thread(target=post_all_along)
+    writer.start()
+    try:
+        for _ in range(5):
+            rebuild_projections(hub.uow)
+    finally:
+        stop.set()
+        writer.join(30)
+    assert not failures, failures
+    report = run_check(hub.uow, full=True, clock=CLOCK)
+    assert report.ok, report

@@ -832,6 +832,10 @@ class SqlChecks:
 
     def rebuild_balances(self) -> tuple[int, int]:
         db = self.db
+        if db.dialect == "postgresql":
+            # Posting waits until the rebuilt balances commit (its upserts need ROW EXCLUSIVE);
+            # reads go on. SQLite's write lock already does this.
+            db.execute("LOCK TABLE account_balances, daily_balances IN EXCLUSIVE MODE")
         db.execute("DELETE FROM account_balances")
         db.execute("DELETE FROM daily_balances")
         db.execute("INSERT INTO account_balances (store_id, account, debit, credit) "
