@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from posledger.app.clock import Clock
+from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
 from posledger.app.partitions import DEFAULT_PARTITIONS, partition_of
 from posledger.app.ports import (
@@ -89,6 +90,12 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
     cannot be validated one way and stored another. A document that could not even be decoded
     is passed as ``Undecodable`` and rejected on its own, not with its batch.
     """
+    with collector_paused():
+        return _ingest(uow_factory, documents, clock=clock, source=source, cache=cache, partitions=partitions)
+
+
+def _ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock, source: str,
+            cache: EventCache | None, partitions: int) -> list[IngestResult]:
     now = clock.now()
     results: list[IngestResult | None] = [None] * len(documents)
     valid: list[tuple[int, Event, str, str]] = []  # index, event, body, hash

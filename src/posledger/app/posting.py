@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from posledger.app.clock import Clock
+from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
 from posledger.app.master_data import snapshot
 from posledger.app.ports import (
@@ -190,8 +191,9 @@ class PostingEngine:
         The batch is one transaction, run again from scratch after a transient failure (a
         deadlock, a lost connection) or when another worker changed a stock position it read
         (a transfer into another partition's store): ``UnitOfWorkFactory.run``."""
-        return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting",
-                                     idempotent=True)  # posted events are not pending: nothing twice
+        with collector_paused():
+            return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting",
+                                         idempotent=True)  # posted events are not pending: nothing twice
 
     def _batch(self, uow: UnitOfWork, partition: int | None) -> PostingReport:
         report = PostingReport()
