@@ -5,6 +5,8 @@ equal the journal; ``check`` is incremental from its checkpoint, finds a tampere
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from posledger.app.checks import rebuild_projections, run_check
@@ -13,6 +15,31 @@ from tests.support.builders import line, receive, sale, tender
 from tests.support.harness import FixedClock, Hub
 
 CLOCK = FixedClock()
+
+
+@contextmanager
+def _posting_all_along(hub: Hub, batch: Callable[[int], list[dict[str, Any]]]) -> Iterator[list[BaseException]]:
+    """A writer thread sending and posting ``batch(n)`` after ``batch(n - 1)`` until the block
+    ends; yields the errors it met (for the caller to assert none)."""
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def post() -> None:
+        number = 0
+        try:
+            while not stop.is_set():
+                hub.send_and_post(*batch(number))
+                number += 1
+        except BaseException as error:  # noqa: BLE001 - reported to the caller
+            failures.append(error)
+
+    writer = threading.Thread(target=post)
+    writer.start()
+    try:
+        yield failures
+    finally:
+        stop.set()
+        writer.join(30)
 
 
 def _sales(count: int, start: int = 1, register: str = "S1-R1", at: str = "2026-11-22T10:15:03-05:00") -> list[dict[str, Any]]:
@@ -87,25 +114,8 @@ def test_the_checkpoint_misses_nothing_posted_while_checks_run(hub: Hub) -> None
     """Checks run again and again while a writer thread posts: every incremental
     run passes, and the last one has seen every line."""
     hub.send_and_post(receive("A", 10_000, 700), receive("B", 10_000, 200))
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def post_all_along() -> None:
-        number = 100
-        try:
-            while not stop.is_set():
-                hub.send_and_post(*_sales(5, start=number, register="S1-R2"))
-                number += 5
-        except BaseException as error:  # noqa: BLE001 - reported below
-            failures.append(error)
-
-    writer = threading.Thread(target=post_all_along)
-    writer.start()
-    try:
+    with _posting_all_along(hub, lambda n: _sales(5, start=100 + 5 * n, register="S1-R2")) as failures:
         reports = [run_check(hub.uow, clock=CLOCK) for _ in range(15)]
-    finally:
-        stop.set()
-        writer.join(30)
     assert not failures, failures
     assert all(report.ok for report in reports), [r for r in reports if not r.ok]
     assert sum(report.entries_checked for report in reports) > 0
@@ -247,28 +257,11 @@ def test_readers_ended_by_the_server_are_replaced_not_failed_one_by_one() -> Non
 
 def test_rebuild_while_posting_goes_on_leaves_balances_equal_to_the_journal(hub: Hub) -> None:
     hub.send_and_post(receive("A", 10_000, 700), receive("B", 10_000, 200))
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def post_all_along() -> None:
-        number = 500
-        try:
-            while not stop.is_set():
-                # New stores' keys too: a balance row that did not exist when the rebuild began.
-                register = "S1-R2" if number % 2 else "S2-R1"
-                hub.send_and_post(*_sales(3, start=number, register=register))
-                number += 3
-        except BaseException as error:  # noqa: BLE001 - reported below
-            failures.append(error)
-
-    writer = threading.Thread(target=post_all_along)
-    writer.start()
-    try:
+    # New stores' keys too: a balance row that did not exist when the rebuild began.
+    with _posting_all_along(hub, lambda n: _sales(3, start=500 + 3 * n,
+                                                  register="S1-R2" if n % 2 else "S2-R1")) as failures:
         for _ in range(5):
             rebuild_projections(hub.uow)
-    finally:
-        stop.set()
-        writer.join(30)
     assert not failures, failures
     report = run_check(hub.uow, full=True, clock=CLOCK)
     assert report.ok, report

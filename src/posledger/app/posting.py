@@ -51,6 +51,12 @@ class PostingReport:
         self.batches += other.batches
 
 
+def document_series(store_id: str, kind: str) -> str:
+    """The gapless series a store's invoices (``S001-INV``) or credit notes (``S001-CN``) are
+    numbered in."""
+    return f"{store_id}-{'INV' if kind == 'invoice' else 'CN'}"
+
+
 class BatchState:
     """``PostingState`` over a unit of work, with a write-back cache for one batch.
 
@@ -133,7 +139,7 @@ class BatchState:
             writes.positions_as_read[key] = self._stock_as_read.get(key)
         invoice_number = None
         for draft in posted.documents:
-            series = f"{draft.store_id}-{'INV' if draft.kind == 'invoice' else 'CN'}"
+            series = document_series(draft.store_id, draft.kind)
             sequence = self._next_number(series)
             number = f"{series}-{sequence:08d}"
             writes.documents.append(IssuedDocument(number, series, sequence, event_id, draft))
@@ -221,7 +227,7 @@ class PostingEngine:
                 state.writes.statuses.append((stored.offset, "exception"))
                 report.parked += 1
         state.prefetch([key for _, event in parsed for key in stock_keys(event)])
-        state.prefetch_series([f"{event.envelope.store_id}-INV" for _, event in parsed])
+        state.prefetch_series([document_series(event.envelope.store_id, "invoice") for _, event in parsed])
         for stored, event in parsed:
             self._post_one(uow, state, stored, event, now, report)
         state.writes.posted_at = self._clock.now()

@@ -823,11 +823,11 @@ class SqlChecks:
         found: dict[str, tuple[int, int, int]] = {}
         for series, last_number in self.db.fetchall("SELECT series, last_number FROM document_series"):
             since = checked.get(series, 0)
-            row = self.db.fetchone("SELECT COUNT(*), COALESCE(MAX(sequence), 0) FROM documents "
-                                   "WHERE series = ? AND sequence > ?", (series, since))
-            top = self.db.fetchone("SELECT COALESCE(MAX(sequence), 0) FROM documents WHERE series = ?", (series,))
-            assert row is not None and top is not None
-            found[series] = (int(last_number), int(row[0]), int(top[0]))
+            row = self.db.fetchone(
+                "SELECT COUNT(*), (SELECT COALESCE(MAX(sequence), 0) FROM documents WHERE series = ?) "
+                "FROM documents WHERE series = ? AND sequence > ?", (series, series, since))
+            assert row is not None
+            found[series] = (int(last_number), int(row[0]), int(row[1]))
         return found
 
     def rebuild_balances(self) -> tuple[int, int]:
