@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 from posledger.domain.codec import parse_event
@@ -76,7 +75,7 @@ class Books:
                 invoice = number
         for record in posted.sales:
             if record.event_id == event_id and record.invoice_number is None:
-                record = replace(record, invoice_number=invoice)
+                record = record.numbered(invoice)
             self.sales[(record.store_id, record.receipt_no)] = record
         if posted.drawer is not None:
             self.drawers[posted.drawer.register_id] = posted.drawer

@@ -34,8 +34,7 @@ from posledger.domain.events import Event
 __all__ = ["Problem", "IngestResult", "ingest", "canonical_json", "SequenceTracker", "Undecodable"]
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True, gc=False):
     """An RFC 9457-shaped problem: a stable ``type``, the ``field`` at fault, a ``detail``."""
 
     type: str
@@ -44,8 +43,7 @@ class Problem:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class IngestResult:
+class IngestResult(msgspec.Struct, frozen=True, gc=False):
     event_id: str | None
     status: str  # accepted | duplicate | conflict | rejected
     offset: int | None = None

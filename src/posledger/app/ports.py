@@ -4,10 +4,12 @@ all of them and passes the one shared contract suite in ``tests/contract``."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
+
+import msgspec
 
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalEntry
@@ -29,8 +31,7 @@ class WriteConflict(Exception):
     and compute again."""
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(msgspec.Struct, frozen=True, gc=False):
     event_id: str
     type: str
     store_id: str
@@ -44,8 +45,7 @@ class NewEvent:
     partition: int = 0  # which posting partition owns the event's store (crc32(store_id) % N)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     offset: int
     event_id: str
     type: str
@@ -76,8 +76,7 @@ class SequenceGap:
     exception_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ExceptionRecord:
+class ExceptionRecord(msgspec.Struct, frozen=True, gc=False):
     id: int
     type: str
     status: str  # open | resolved
@@ -92,8 +91,7 @@ class ExceptionRecord:
     resolution: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedDocument:
+class IssuedDocument(msgspec.Struct, frozen=True, gc=False):
     number: str
     series: str
     sequence: int
@@ -101,23 +99,22 @@ class IssuedDocument:
     draft: DocumentDraft
 
 
-@dataclass(slots=True)
-class PostingWrites:
+class PostingWrites(msgspec.Struct):
     """Everything one posting batch writes, in one transaction with the consumer position."""
 
-    entries: list[tuple[str, int, JournalEntry]] = field(default_factory=list)  # event_id, entry_no
-    moves: list[tuple[int, StockMove]] = field(default_factory=list)  # the event's log offset
-    positions: dict[tuple[str, str], tuple[str, StockPosition]] = field(default_factory=dict)
+    entries: list[tuple[str, int, JournalEntry]] = msgspec.field(default_factory=list)  # event_id, entry_no
+    moves: list[tuple[int, StockMove]] = msgspec.field(default_factory=list)  # the event's log offset
+    positions: dict[tuple[str, str], tuple[str, StockPosition]] = msgspec.field(default_factory=dict)
     # Each position as the batch read it (None: no row). The write checks nobody changed it
     # meanwhile; otherwise it raises WriteConflict and the batch is computed again.
-    positions_as_read: dict[tuple[str, str], StockPosition | None] = field(default_factory=dict)
-    documents: list[IssuedDocument] = field(default_factory=list)
-    series: dict[str, int] = field(default_factory=dict)
-    sales: dict[tuple[str, str], SaleRecord] = field(default_factory=dict)
-    drawers: dict[str, Drawer] = field(default_factory=dict)
-    statuses: list[tuple[int, str]] = field(default_factory=list)
-    consumed_orders: list[str] = field(default_factory=list)
-    findings: list[ExceptionRecord] = field(default_factory=list)  # sales-audit findings, in order
+    positions_as_read: dict[tuple[str, str], StockPosition | None] = msgspec.field(default_factory=dict)
+    documents: list[IssuedDocument] = msgspec.field(default_factory=list)
+    series: dict[str, int] = msgspec.field(default_factory=dict)
+    sales: dict[tuple[str, str], SaleRecord] = msgspec.field(default_factory=dict)
+    drawers: dict[str, Drawer] = msgspec.field(default_factory=dict)
+    statuses: list[tuple[int, str]] = msgspec.field(default_factory=list)
+    consumed_orders: list[str] = msgspec.field(default_factory=list)
+    findings: list[ExceptionRecord] = msgspec.field(default_factory=list)  # sales-audit findings, in order
     posted_at: str | None = None
 
 
@@ -137,8 +134,7 @@ class StockRow:
     reserved: int
 
 
-@dataclass(frozen=True, slots=True)
-class EntryLineRow:
+class EntryLineRow(msgspec.Struct, frozen=True, gc=False):
     entry_id: int
     line_no: int
     event_id: str

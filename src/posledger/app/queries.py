@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Any
+
+import msgspec
 
 from posledger.app.clock import Clock
 from posledger.app.master_data import snapshot
@@ -70,7 +71,7 @@ def stock_report(uow: UnitOfWork, sku: str | None = None, location_id: str | Non
 
 
 def exception_json(record: ExceptionRecord) -> dict[str, Any]:
-    return asdict(record)
+    return msgspec.structs.asdict(record)
 
 
 def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | None = None,
@@ -118,8 +119,8 @@ def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
         "event_id": event_id, "type": stored.type, "store_id": stored.store_id,
         "status": stored.status, "offset": stored.offset, "accepted_at": stored.accepted_at,
         "journal_entries": sorted({line.entry_id for line in lines}),
-        "journal_lines": [asdict(line) for line in lines],
-        "stock_moves": [move._asdict() | {"business_day": move.business_day.isoformat()}
+        "journal_lines": [msgspec.structs.asdict(line) for line in lines],
+        "stock_moves": [msgspec.structs.asdict(move) | {"business_day": move.business_day.isoformat()}
                         for move in uow.queries.moves_for_event(event_id)],
         "documents": [doc.number for doc in uow.queries.documents_for_event(event_id)],
         "exceptions": [exception_json(e) for e in uow.exceptions.list(event_id=event_id)],

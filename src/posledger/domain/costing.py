@@ -8,21 +8,21 @@ is ever rounded before it is multiplied by a quantity.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import msgspec
 
 from posledger.domain.money import round_half_up
 
 __all__ = ["StockPosition", "Movement", "receive", "gain", "add_at_cost", "issue", "cost_at_last"]
 
 
-class StockPosition(NamedTuple):
+class StockPosition(msgspec.Struct, frozen=True, gc=False):
     on_hand: int = 0
     value: int = 0
     last_cost_value: int = 0
     last_cost_qty: int = 0  # 0: no positive position yet, so the item's standard cost applies
 
 
-class Movement(NamedTuple):
+class Movement(msgspec.Struct, frozen=True, gc=False):
     """The result of one movement: the new position and the signed value that moved."""
 
     position: StockPosition

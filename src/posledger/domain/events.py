@@ -8,9 +8,9 @@ Decisions where the contract is silent (docs/concepts/events.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+
+import msgspec
 
 __all__ = [
     "EVENT_TYPES", "REGISTER_EVENT_TYPES", "STOCK_EVENT_TYPES", "TENDER_KINDS",
@@ -29,7 +29,13 @@ EVENT_TYPES = REGISTER_EVENT_TYPES + STOCK_EVENT_TYPES
 TENDER_KINDS = ("cash", "card", "wallet", "gift_card", "on_account")
 
 
-class Card(NamedTuple):
+class _Value(msgspec.Struct, frozen=True, gc=False):
+    """Immutable values, built once per event on the hot path: a Struct is built ten times
+    faster than a frozen dataclass and several times faster than a NamedTuple. (Not tracked by
+    the cyclic collector: values hold no cycles.)"""
+
+
+class Card(_Value, frozen=True):
     scheme: str | None
     last4: str | None
     auth_code: str | None
@@ -38,7 +44,7 @@ class Card(NamedTuple):
     psp_reference: str | None = None  # the acquirer's id of the transaction (CONTRACT section 9)
 
 
-class Tender(NamedTuple):
+class Tender(_Value, frozen=True):
     """One tender. ``amount`` is what is applied to the document (cash net of change);
     on an exchange it is signed, negative meaning a refund to the customer."""
 
@@ -49,7 +55,7 @@ class Tender(NamedTuple):
     card: Card | None = None
 
 
-class SaleLine(NamedTuple):
+class SaleLine(_Value, frozen=True):
     line_no: int
     sku: str
     qty: int
@@ -60,27 +66,24 @@ class SaleLine(NamedTuple):
     tax: int
 
 
-class ReturnLine(NamedTuple):
+class ReturnLine(_Value, frozen=True):
     line: SaleLine
     reason: str | None
     disposition: str  # "restock" | "damaged"
 
 
-@dataclass(frozen=True, slots=True)
-class OriginalRef:
+class OriginalRef(_Value, frozen=True):
     store_id: str
     receipt_no: str
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
+class Totals(_Value, frozen=True):
     net: int | None
     tax: int | None
     gross: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Sale:
+class Sale(_Value, frozen=True):
     """``sale.completed``, and ``order.fulfilled`` when ``order_id`` is set."""
 
     receipt_no: str
@@ -94,8 +97,7 @@ class Sale:
     order_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Return:
+class Return(_Value, frozen=True):
     receipt_no: str
     cashier_id: str | None
     customer_id: str | None
@@ -107,8 +109,7 @@ class Return:
     totals: Totals | None
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
+class Exchange(_Value, frozen=True):
     receipt_no: str
     cashier_id: str | None
     customer_id: str | None
@@ -119,80 +120,72 @@ class Exchange:
     original: OriginalRef | None
 
 
-@dataclass(frozen=True, slots=True)
-class Void:
+class Void(_Value, frozen=True):
     receipt_no: str
     reason: str | None
     approved_by: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RegisterOpened:
+class RegisterOpened(_Value, frozen=True):
     session_id: str
     cashier_id: str | None
     opening_float: int
 
 
-@dataclass(frozen=True, slots=True)
-class CashMoved:
+class CashMoved(_Value, frozen=True):
     session_id: str
     kind: str  # "drop" | "float_add" | "paid_out"
     amount: int
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RegisterClosed:
+class RegisterClosed(_Value, frozen=True):
     session_id: str
     counted_cash: int
     approved_by: str | None
 
 
-class StockLine(NamedTuple):
+class StockLine(_Value, frozen=True):
     sku: str
     qty: int
     unit_cost: int
 
 
-@dataclass(frozen=True, slots=True)
-class StockReceived:
+class StockReceived(_Value, frozen=True):
     location_id: str
     reference: str | None
     lines: tuple[StockLine, ...]
 
 
-class StockTransferLine(NamedTuple):
+class StockTransferLine(_Value, frozen=True):
     sku: str
     qty: int
 
 
-@dataclass(frozen=True, slots=True)
-class StockTransferred:
+class StockTransferred(_Value, frozen=True):
     from_location_id: str
     to_location_id: str
     reference: str | None
     lines: tuple[StockTransferLine, ...]
 
 
-class StockAdjustLine(NamedTuple):
+class StockAdjustLine(_Value, frozen=True):
     sku: str
     qty_delta: int
 
 
-@dataclass(frozen=True, slots=True)
-class StockAdjusted:
+class StockAdjusted(_Value, frozen=True):
     location_id: str
     reason: str | None
     lines: tuple[StockAdjustLine, ...]
 
 
-class StockCountLine(NamedTuple):
+class StockCountLine(_Value, frozen=True):
     sku: str
     counted_qty: int
 
 
-@dataclass(frozen=True, slots=True)
-class StockCounted:
+class StockCounted(_Value, frozen=True):
     location_id: str
     lines: tuple[StockCountLine, ...]
 
@@ -201,8 +194,7 @@ Payload = (Sale | Return | Exchange | Void | RegisterOpened | CashMoved | Regist
            | StockReceived | StockTransferred | StockAdjusted | StockCounted)
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(_Value, frozen=True):
     event_id: str
     type: str
     store_id: str
@@ -212,7 +204,6 @@ class Envelope:
     business_day: date | None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(_Value, frozen=True):
     envelope: Envelope
     payload: Payload

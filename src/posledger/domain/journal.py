@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+
+import msgspec
 
 __all__ = ["JournalLine", "JournalEntry", "EntryBuilder", "residual"]
 
 
-class JournalLine(NamedTuple):
+class JournalLine(msgspec.Struct, frozen=True, gc=False):
     """One side of a posting. Exactly one of ``debit`` and ``credit`` is positive.
 
     Attributes:
@@ -23,8 +23,7 @@ class JournalLine(NamedTuple):
     credit: int
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
+class JournalEntry(msgspec.Struct, frozen=True, gc=False):
     """A balanced entry for one store and business day, caused by ``event_id``."""
 
     store_id: str

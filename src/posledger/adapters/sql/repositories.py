@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -231,7 +230,7 @@ _ADD_TO_DAILY_BALANCE = (
 
 
 def _drawer_json(drawer: Drawer) -> str:
-    state = asdict(drawer)
+    state = msgspec.structs.asdict(drawer)
     state["business_day"] = drawer.business_day.isoformat() if drawer.business_day else None
     return _json(state)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import msgspec
 
 from posledger.domain import accounts as acc
 from posledger.domain.events import CashMoved, RegisterClosed, RegisterOpened
@@ -84,7 +84,7 @@ def post_register_closed(ctx: EventContext, closed: RegisterClosed) -> None:
     if abs(over_short) > CASH_VARIANCE_LIMIT and closed.approved_by is None:
         ctx.find("cash_variance", register_id=drawer.register_id, session_id=closed.session_id,
                  expected=expected, counted=closed.counted_cash, over_short=over_short)
-    closed_drawer = replace(drawer, cash_expected=0, session_id=closed.session_id,
+    closed_drawer = msgspec.structs.replace(drawer, cash_expected=0, session_id=closed.session_id,
                             session_status="closed", counted=closed.counted_cash,
                             over_short=over_short, approved_by=closed.approved_by)
     _finish(ctx, entry, f"close {closed.session_id}", closed_drawer)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
+
+import msgspec
 
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalEntry, JournalLine
@@ -18,7 +19,7 @@ __all__ = [
 StockKey = tuple[str, str]  # (sku, location_id)
 
 
-class StockMove(NamedTuple):
+class StockMove(msgspec.Struct, frozen=True, gc=False):
     """One movement in the stock ledger. ``qty`` and ``value`` are signed (out is negative)."""
 
     sku: str
@@ -30,15 +31,14 @@ class StockMove(NamedTuple):
     business_day: date
 
 
-class Finding(NamedTuple):
+class Finding(msgspec.Struct, frozen=True, gc=False):
     """A sales-audit or integration exception raised while posting, e.g. ``tax_mismatch``."""
 
     type: str
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentDraft:
+class DocumentDraft(msgspec.Struct, frozen=True, gc=False):
     """An invoice or credit note before the hub gives it its gapless number."""
 
     kind: str  # "invoice" | "credit_note"
@@ -50,7 +50,7 @@ class DocumentDraft:
     body: dict[str, Any]
 
 
-class SoldLine(NamedTuple):
+class SoldLine(msgspec.Struct, frozen=True, gc=False):
     line_no: int
     sku: str
     qty: int
@@ -58,8 +58,7 @@ class SoldLine(NamedTuple):
     returned_qty: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SaleRecord:
+class SaleRecord(msgspec.Struct, frozen=True, gc=False):
     """What later events need of a sale: returns (line costs), voids (its postings)."""
 
     store_id: str
@@ -77,15 +76,11 @@ class SaleRecord:
     voided: bool = False
 
     def numbered(self, invoice_number: str | None) -> SaleRecord:
-        """This record with its invoice number (``dataclasses.replace`` costs several times more
-        on the hot path: it introspects the fields on every call)."""
-        return SaleRecord(self.store_id, self.receipt_no, self.event_id, self.business_day, self.register_id,
-                          invoice_number, self.total, self.tax, self.cash, self.lines, self.journal_lines,
-                          self.moves, self.voided)
+        """This record with its invoice number."""
+        return msgspec.structs.replace(self, invoice_number=invoice_number)
 
 
-@dataclass(frozen=True, slots=True)
-class Drawer:
+class Drawer(msgspec.Struct, frozen=True, gc=False):
     """A register's cash drawer and its current (or last) session.
 
     ``cash_expected`` is the balance of account 1000 for the register: what should be in the
@@ -112,7 +107,7 @@ class Drawer:
         changes: dict[str, Any] = {"cash_expected": self.cash_expected + delta}
         for name, amount in figures.items():
             changes[name] = getattr(self, name) + amount
-        return replace(self, **changes)
+        return msgspec.structs.replace(self, **changes)
 
 
 class PostingState(Protocol):
@@ -129,23 +124,21 @@ class PostingState(Protocol):
     def drawer(self, register_id: str, store_id: str) -> Drawer: ...
 
 
-@dataclass(slots=True)
-class Posted:
+class Posted(msgspec.Struct, gc=False):
     """Everything one event posts. The application writes all of it in one transaction."""
 
-    entries: list[JournalEntry] = field(default_factory=list)
-    moves: list[StockMove] = field(default_factory=list)
-    positions: dict[StockKey, tuple[str, StockPosition]] = field(default_factory=dict)
-    documents: list[DocumentDraft] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    sales: list[SaleRecord] = field(default_factory=list)  # new or updated sale records
+    entries: list[JournalEntry] = msgspec.field(default_factory=list)
+    moves: list[StockMove] = msgspec.field(default_factory=list)
+    positions: dict[StockKey, tuple[str, StockPosition]] = msgspec.field(default_factory=dict)
+    documents: list[DocumentDraft] = msgspec.field(default_factory=list)
+    findings: list[Finding] = msgspec.field(default_factory=list)
+    sales: list[SaleRecord] = msgspec.field(default_factory=list)  # new or updated sale records
     drawer: Drawer | None = None
     consumed_order_id: str | None = None
     business_day: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Parked:
+class Parked(msgspec.Struct, frozen=True, gc=False):
     """The event cannot be posted yet (or at all without a person). It is kept, not lost.
 
     ``wait_key`` names what it waits for: ``"master"`` (any master-data change retries it),

@@ -7,8 +7,9 @@ debit), so the entry balances by construction and a stray rounding shows as a re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, NamedTuple
+
+import msgspec
 
 from posledger.domain import accounts as acc
 from posledger.domain import costing
@@ -26,7 +27,7 @@ from posledger.domain.events import (
 from posledger.domain.journal import EntryBuilder
 from posledger.domain.money import Rate, apply_rate, divide_by_one_plus, round_half_up
 from posledger.domain.posting.context import EventContext
-from posledger.domain.posting.model import DocumentDraft, Parked, SaleRecord, SoldLine
+from posledger.domain.posting.model import DocumentDraft, Parked, SaleRecord, SoldLine, StockMove
 
 __all__ = ["PricedLine", "price_line", "post_sale", "post_return", "post_exchange", "post_void"]
 
@@ -98,13 +99,12 @@ def _audit_lines(ctx: EventContext, priced: Sequence[PricedLine], part: str) -> 
         if not item.active:
             ctx.find("inactive_item", part=part, line_no=p.line.line_no, sku=p.line.sku)
         if p.line.promo_id is not None:
-            _audit_promotion(ctx, p, part)
+            _audit_promotion(ctx, p.line, part)
     if tax_issues:
         ctx.find("tax_mismatch", lines=tax_issues)
 
 
-def _audit_promotion(ctx: EventContext, p: PricedLine, part: str) -> None:
-    line = p.line
+def _audit_promotion(ctx: EventContext, line: SaleLine, part: str) -> None:
     promo = ctx.master.promotions.get(line.promo_id or "")
     where = {"part": part, "line_no": line.line_no, "sku": line.sku, "promo_id": line.promo_id}
     if promo is None:
@@ -202,7 +202,7 @@ def _return_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[ReturnL
         entry.debit(acc.INVENTORY, movement.value)
         entry.credit(acc.COGS, movement.value)
     if original is not None:
-        original = replace(original, lines=tuple(sold))
+        original = msgspec.structs.replace(original, lines=tuple(sold))
         ctx.result.sales.append(original)
     return priced, original
 
@@ -230,7 +230,7 @@ def _take_from_original(ctx: EventContext, sold: list[SoldLine], sku: str, qty: 
             if line.returned_qty + qty > line.qty:
                 ctx.find("return_exceeds_original", part=part, line_no=line_no, sku=sku,
                          returned=line.returned_qty + qty, sold=line.qty)
-            sold[index] = line._replace(returned_qty=line.returned_qty + qty)
+            sold[index] = msgspec.structs.replace(line, returned_qty=line.returned_qty + qty)
             return round_half_up(line.cogs * qty, line.qty)
     ctx.find("return_exceeds_original" if any(s.sku == sku for s in sold) else "original_line_not_found",
              part=part, line_no=line_no, sku=sku)
@@ -286,19 +286,125 @@ def _drawer_cash(ctx: EventContext, cash: int, **figures: int) -> None:
 
 
 def post_sale(ctx: EventContext, sale: Sale) -> None:
-    """``sale.completed`` and ``order.fulfilled``."""
+    """``sale.completed`` and ``order.fulfilled``.
+
+    The hot path, so one pass over the lines does what ``_sale_part``, ``_audit_lines`` and
+    ``_document`` do for the other documents: price each line, audit it, issue its stock at
+    average cost and write its invoice line. The entry, the findings (in the same order) and
+    the documents are those of the general helpers; tests/scenarios holds both to the table."""
+    store = ctx.store
+    master = ctx.master
+    items = master.items
+    rules = master.tax_rules
+    region = store.tax_region
+    inclusive = store.prices_include_tax
+    location_id = store.store_id
+    result = ctx.result
+    staged = result.positions
+    stock = ctx.state.stock
+    moves = result.moves
+    day = ctx.business_day
+    rates: dict[str, tuple[int, int, str]] = {}  # tax code -> numerator, denominator, text
+    gross_sum = discount_sum = net_sum = tax_sum = cogs_in = cogs_out = 0
+    document_lines: list[dict[str, Any]] = []
+    sold: list[SoldLine] = []
+    tax_issues: list[dict[str, Any]] | None = None
+    negatives: list[tuple[str, int]] = []
+    for line in sale.lines:
+        code = line.tax_code
+        rate = rates.get(code)
+        if rate is None:
+            fraction = rules[(region, code)].rate
+            numerator, denominator = fraction.numerator, fraction.denominator
+            rate = rates[code] = (numerator, denominator, str(numerator / denominator))
+        numerator, denominator, rate_text = rate
+        qty, unit_price, discount, tax = line.qty, line.unit_price, line.discount, line.tax
+        if inclusive:
+            line_total = qty * unit_price - discount
+            net = line_total - tax
+            discount = round_half_up(discount * denominator, denominator + numerator)
+            gross = net + discount
+            expected_tax = line_total - round_half_up(line_total * denominator, denominator + numerator)
+        else:
+            gross = qty * unit_price
+            net = gross - discount
+            line_total = net + tax
+            expected_tax = round_half_up(net * numerator, denominator)
+        gross_sum += gross
+        discount_sum += discount
+        net_sum += net
+        tax_sum += tax
+        sku = line.sku
+        item = items[sku]
+        if tax != expected_tax or item.tax_code != code:
+            if tax_issues is None:
+                tax_issues = []
+            tax_issues.append({"part": "lines", "line_no": line.line_no, "sku": sku, "tax_code": code,
+                               "item_tax_code": item.tax_code, "rate": rate_text,
+                               "charged": tax, "expected": expected_tax})
+        if not item.active:
+            ctx.find("inactive_item", part="lines", line_no=line.line_no, sku=sku)
+        if line.promo_id is not None:
+            _audit_promotion(ctx, line, "lines")
+        key = (sku, location_id)
+        before = staged.get(key)
+        position = before[1] if before is not None else stock(sku, location_id)
+        movement = costing.issue(position, qty, item.standard_cost)
+        after = movement.position
+        staged[key] = (location_id, after)
+        moves.append(StockMove(sku, location_id, location_id, movement.qty, movement.value, "sale", day))
+        if after.on_hand < 0:
+            negatives.append((sku, after.on_hand))
+        cost = -movement.value
+        if cost > 0:
+            cogs_in += cost
+        else:
+            cogs_out += cost
+        sold.append(SoldLine(line.line_no, sku, qty, cost))
+        document_lines.append({"line_no": line.line_no, "sku": sku, "qty": qty, "unit_price": unit_price,
+                               "discount": line.discount, "tax_code": code, "rate": rate_text, "net": net,
+                               "tax": tax, "total": line_total})
+    if tax_issues:
+        ctx.find("tax_mismatch", lines=tax_issues)
+    for sku, on_hand in negatives:
+        ctx.find("negative_stock", sku=sku, location_id=location_id, on_hand=on_hand)
+    total = net_sum + tax_sum
+    totals = sale.totals
+    if totals is not None and ((totals.net is not None and totals.net != net_sum)
+                               or (totals.tax is not None and totals.tax != tax_sum)
+                               or (totals.gross is not None and totals.gross != total)):
+        computed = {"net": net_sum, "tax": tax_sum, "gross": total}
+        sent = {"net": totals.net, "tax": totals.tax, "gross": totals.gross}
+        ctx.find("totals_mismatch", totals={k: {"sent": v, "lines": computed[k]} for k, v in sent.items()
+                                            if v is not None and v != computed[k]})
     entry = EntryBuilder()
-    priced, sold = _sale_part(ctx, entry, sale.lines, "lines")
-    _audit_totals(ctx, sale.totals, priced)
-    total = priced.total
+    entry.credit(acc.GROSS_SALES, gross_sum)
+    entry.debit(acc.DISCOUNTS, discount_sum)
+    entry.credit(acc.SALES_TAX_PAYABLE, tax_sum)
+    entry.debit(acc.COGS, cogs_in)
+    entry.credit(acc.INVENTORY, cogs_in)
+    entry.debit(acc.COGS, cogs_out)
+    entry.credit(acc.INVENTORY, cogs_out)
     cash = _post_tenders(ctx, entry, sale.tenders, +1, total)
-    _finish(ctx, entry, f"{'order ' + sale.order_id if sale.order_id else 'sale'} {sale.receipt_no}")
-    extra = {"order_id": sale.order_id} if sale.order_id else {}
-    _document(ctx, "invoice", priced, sale.receipt_no, sale.currency, sale.customer_id, None,
-              sale.tenders, channel=sale.channel, **extra)
-    _record_sale(ctx, sale.receipt_no, priced, sold, cash, ctx.result.entries[-1].lines)
+    order_id = sale.order_id
+    built = entry.build(location_id, day, ctx.envelope.register_id,
+                        f"order {order_id} {sale.receipt_no}" if order_id else f"sale {sale.receipt_no}")
+    result.entries.append(built)
+    body: dict[str, Any] = {
+        "receipt_no": sale.receipt_no, "currency": sale.currency, "customer_id": sale.customer_id,
+        "store_id": location_id, "register_id": ctx.envelope.register_id,
+        "issued_at": ctx.envelope.occurred_at.isoformat(), "lines": document_lines,
+        "totals": {"net": net_sum, "tax": tax_sum, "gross": total},
+        "tenders": [{"tender": t.tender, "amount": t.amount} for t in sale.tenders], "channel": sale.channel,
+    }
+    if order_id:
+        body["order_id"] = order_id
+    result.documents.append(DocumentDraft("invoice", location_id, day, None, total, tax_sum, body))
+    result.sales.append(SaleRecord(location_id, sale.receipt_no, ctx.envelope.event_id, day,
+                                   ctx.envelope.register_id, None, total, tax_sum, cash, tuple(sold),
+                                   built.lines, tuple(moves)))
     _drawer_cash(ctx, cash, cash_sales=cash)
-    ctx.result.consumed_order_id = sale.order_id
+    result.consumed_order_id = order_id
 
 
 def post_return(ctx: EventContext, document: Return) -> None:
@@ -369,6 +475,6 @@ def post_void(ctx: EventContext, void: Void) -> Parked | None:
          "void_reason": void.reason, "approved_by": void.approved_by,
          "issued_at": ctx.envelope.occurred_at.isoformat(),
          "totals": {"net": sale.total - sale.tax, "tax": sale.tax, "gross": sale.total}}))
-    ctx.result.sales.append(replace(sale, voided=True))
+    ctx.result.sales.append(msgspec.structs.replace(sale, voided=True))
     _drawer_cash(ctx, -sale.cash, cash_sales=-sale.cash)
     return None
