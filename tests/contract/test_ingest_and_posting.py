@@ -236,6 +236,25 @@ def test_a_stock_position_changed_by_another_writer_is_a_write_conflict(hub: Hub
         assert uow.ledger.load_stock("A", "S1") == StockPosition(10, 6000, 6000, 10)
 
 
+def test_an_engine_that_knew_a_position_another_engine_has_since_moved_posts_from_the_stored_one(hub: Hub) -> None:
+    """Engines keep the stock positions they committed between batches. Another engine (a
+    second process on the same database) moving a position makes that knowledge stale: the
+    write then conflicts, the engine forgets what it knew and posts the batch again from what
+    is stored, so neither engine's sale is lost to the stock ledger or the GL."""
+    from posledger.app.posting import PostingEngine
+    from posledger.domain.costing import StockPosition
+
+    other = PostingEngine(hub.uow, hub.clock, batch_size=500)
+    hub.send_and_post(receive("A", 10, 600))  # hub.engine now knows A at S1: 10 on hand
+    hub.send(a_sale(register="S1-R1", seq=1, receipt_no="K-1"))
+    assert other.run().posted == 1  # 9 on hand; hub.engine still thinks 10
+    hub.send(a_sale(register="S1-R1", seq=2, receipt_no="K-2"))
+    assert hub.post().posted == 1
+    with hub.uow() as uow:
+        assert uow.ledger.load_stock("A", "S1") == StockPosition(8, 4800, 4800, 8)
+    assert hub.invariants().ok
+
+
 def test_partitioned_posting_posts_each_partition_in_log_order(hub: Hub) -> None:
     from posledger.app.partitions import partition_of
 

@@ -34,6 +34,7 @@ from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_ev
 __all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
 
 CONSUMER = "posting"
+POSITIONS_KEPT = 200_000  # stock positions an engine keeps between batches (~200 bytes each)
 
 
 @dataclass(slots=True)
@@ -43,6 +44,8 @@ class PostingReport:
     findings: int = 0
     batches: int = 0
     accepted_at: list[str] = field(default_factory=list)  # of the events posted, for lag metrics
+    # The batch may have left work behind: it was full, or it released parked events.
+    more: bool = False
 
     def add(self, other: PostingReport) -> None:
         self.posted += other.posted
@@ -61,12 +64,18 @@ class BatchState:
     """``PostingState`` over a unit of work, with a write-back cache for one batch.
 
     Reads go to the cache first, so event N+1 sees what event N posted even though nothing is
-    written until the batch commits."""
+    written until the batch commits. ``known`` holds stock positions as earlier batches of this
+    engine committed them, so a batch reads from the database only the positions it has not
+    seen; a stale one (another process posted meanwhile) cannot do harm, because a position is
+    written only if it still holds what the batch took it to hold (else ``WriteConflict``, and
+    the engine forgets what it knew and computes the batch again)."""
 
-    def __init__(self, uow: UnitOfWork, master: MasterData) -> None:
+    def __init__(self, uow: UnitOfWork, master: MasterData,
+                 known: dict[tuple[str, str], StockPosition | None] | None = None) -> None:
         self._uow = uow
         self._master = master
         self.writes = PostingWrites()
+        self._known = known if known is not None else {}
         self._stock: dict[tuple[str, str], StockPosition] = {}
         self._stock_as_read: dict[tuple[str, str], StockPosition | None] = {}  # None: no row yet
         self._sales: dict[tuple[str, str], SaleRecord | None] = {}
@@ -82,20 +91,30 @@ class BatchState:
         key = (sku, location_id)
         position = self._stock.get(key)
         if position is None:
-            found = self._uow.ledger.load_stock(sku, location_id)
+            known = self._known
+            found = known[key] if key in known else self._uow.ledger.load_stock(sku, location_id)
             self._stock_as_read[key] = found
             position = self._stock[key] = found or StockPosition()
         return position
 
     def prefetch(self, keys: list[tuple[str, str]]) -> None:
         """Load many positions in one query; positions that do not exist yet start empty."""
-        missing = [key for key in dict.fromkeys(keys) if key not in self._stock]
+        stock, as_read, known = self._stock, self._stock_as_read, self._known
+        missing = []
+        for key in dict.fromkeys(keys):
+            if key in stock:
+                continue
+            if key in known:
+                position = as_read[key] = known[key]
+                stock[key] = position or StockPosition()
+            else:
+                missing.append(key)
         if not missing:
             return
         found = self._uow.ledger.load_stocks(missing)
         for key in missing:
-            self._stock_as_read[key] = found.get(key)
-            self._stock[key] = found.get(key) or StockPosition()
+            as_read[key] = found.get(key)
+            stock[key] = found.get(key) or StockPosition()
 
     def sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
         key = (store_id, receipt_no)
@@ -171,6 +190,8 @@ class PostingEngine:
         self._batch_size = batch_size
         self._master: MasterData | None = None
         self._cache = cache
+        # Stock positions as this engine's batches committed them (see BatchState), bounded.
+        self._positions: dict[tuple[str, str], StockPosition | None] = {}
 
     def _snapshot(self, uow: UnitOfWork) -> MasterData:
         version = uow.master.version()
@@ -186,7 +207,7 @@ class PostingEngine:
             total.add(report)
             if progress is not None and report.posted + report.parked:
                 progress(report.posted + report.parked)
-            if report.batches == 0:
+            if not report.more:  # drained: no empty transaction just to find that out
                 return total
 
     def run_batch(self, partition: int | None = None) -> PostingReport:
@@ -198,10 +219,30 @@ class PostingEngine:
         deadlock, a lost connection) or when another worker changed a stock position it read
         (a transfer into another partition's store): ``UnitOfWorkFactory.run``."""
         with collector_paused():
-            return self._uow_factory.run(lambda uow: self._batch(uow, partition), operation="posting",
-                                         idempotent=True)  # posted events are not pending: nothing twice
+            try:
+                report, written = self._uow_factory.run(lambda uow: self._attempt(uow, partition),
+                                                        operation="posting", idempotent=True)
+            except BaseException:
+                self._positions.clear()
+                raise
+        if len(self._positions) + len(written) > POSITIONS_KEPT:
+            self._positions.clear()
+        self._positions.update(written)  # committed
+        return report
 
-    def _batch(self, uow: UnitOfWork, partition: int | None) -> PostingReport:
+    def _attempt(self, uow: UnitOfWork, partition: int | None
+                 ) -> tuple[PostingReport, dict[tuple[str, str], StockPosition | None]]:
+        """One try at the batch (posted events are not pending: a retry posts nothing twice).
+        Returns the positions it wrote, to be known once it has committed."""
+        try:
+            state = BatchState(uow, self._snapshot(uow), self._positions)
+            report = self._batch(uow, partition, state)
+        except BaseException:  # a stale position among them, perhaps: read them afresh
+            self._positions.clear()
+            raise
+        return report, {key: position for key, (_, position) in state.writes.positions.items()}
+
+    def _batch(self, uow: UnitOfWork, partition: int | None, state: BatchState) -> PostingReport:
         report = PostingReport()
         ready = uow.parking.ready(self._batch_size, partition)
         events = uow.events.by_offsets(ready) if ready else []
@@ -213,7 +254,6 @@ class PostingEngine:
         events.extend(fresh)
         if not events:
             return report
-        state = BatchState(uow, self._snapshot(uow))
         state.waiting_keys = uow.parking.waiting_keys("receipt:")
         now = self._clock.now()
         parsed = []
@@ -236,6 +276,7 @@ class PostingEngine:
         if fresh and partition is None:
             uow.events.set_position(CONSUMER, fresh[-1].offset)
         report.batches = 1
+        report.more = report.more or len(events) >= self._batch_size
         return report
 
     def _parse(self, stored: StoredEvent) -> Event:
@@ -257,8 +298,8 @@ class PostingEngine:
         if stored.status == "exception":
             self._unpark(uow, stored, now)
         for receipt_key in state.apply(stored.event_id, stored.offset, outcome):
-            if receipt_key in state.waiting_keys:
-                uow.parking.release(receipt_key)
+            if receipt_key in state.waiting_keys and uow.parking.release(receipt_key):
+                report.more = True
         day = outcome.business_day.isoformat() if outcome.business_day else None
         findings = state.writes.findings
         for finding in outcome.findings:  # written with the batch, in one statement
