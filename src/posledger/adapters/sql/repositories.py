@@ -284,7 +284,7 @@ class SqlLedger:
         if row is None:
             return None
         event_id = row[0]
-        journal = tuple(JournalLine(r[0], int(r[1]), int(r[2])) for r in self.db.fetchall(
+        journal = tuple(JournalLine(str(r[0]), int(r[1]), int(r[2])) for r in self.db.fetchall(
             "SELECT l.account, l.debit, l.credit FROM journal_entries e JOIN journal_lines l "
             "ON l.entry_id = e.entry_id WHERE e.event_id = ? ORDER BY e.entry_no, l.line_no", (event_id,)))
         moves = tuple(_move(r) for r in self.db.fetchall(
@@ -645,7 +645,7 @@ class SqlQueries:
             "SELECT e.entry_id, l.line_no, e.event_id, l.account, l.debit, l.credit, e.store_id, "
             f"e.business_day, e.register_id, e.memo FROM {source} "
             f"WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?", (*params, limit))
-        return [EntryLineRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
+        return [EntryLineRow(int(r[0]), int(r[1]), r[2], str(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
                 for r in rows]
 
     def stock(self, sku: str | None, location_id: str | None) -> list[StockRow]:
@@ -711,8 +711,9 @@ def _document(row: Row) -> IssuedDocument:
 
 
 def _sums(rows: list[Row], width: int) -> dict[Any, tuple[int, int]]:
-    """Rows of (key parts..., a, b) as {key: (a, b)}."""
-    return {tuple(r[:width]): (int(r[width]), int(r[width + 1])) for r in rows}
+    """Rows of (key parts..., a, b) as {key: (a, b)}. Key parts are text (SQLite hands back
+    journal lines' account codes as integers: its migration 0003)."""
+    return {tuple(str(part) for part in r[:width]): (int(r[width]), int(r[width + 1])) for r in rows}
 
 
 def _store_days_values(store_days: list[tuple[str, str]]) -> tuple[str, list[str]]:
