@@ -36,6 +36,7 @@ from posledger.adapters.sql.unit_of_work import SqlUnitOfWork  # noqa: E402
 from posledger.adapters.sqlite import SqliteUnitOfWork  # noqa: E402
 from posledger.app import ingest as ingest_module  # noqa: E402
 from posledger.app import posting as posting_module  # noqa: E402
+from posledger.app.batch_import import ingest_and_post  # noqa: E402
 from posledger.app.clock import SystemClock  # noqa: E402
 from posledger.app.event_cache import EventCache  # noqa: E402
 from posledger.app.ingest import ingest  # noqa: E402
@@ -186,11 +187,11 @@ def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: s
             started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
-            # As `posledger import` and POST /v1/events do: each event's JSON decoded to an object
-            # (canonical body, card check), then its canonical body into the typed structs.
+            # As `posledger import` does: each event's JSON decoded to an object (canonical body,
+            # card check), then its canonical body into the typed structs; the chunk appended and
+            # posted in one transaction.
             chunk = [decoder.decode(raw) for raw in raws]
-            results = ingest(uow, chunk, clock=clock, source="bench", cache=cache)
-            engine.run()
+            results, _ = ingest_and_post(uow, engine, chunk, clock=clock, source="bench", cache=cache)
             if profiler:
                 profiler.disable()
             elapsed += time.perf_counter() - started

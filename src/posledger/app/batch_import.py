@@ -1,7 +1,7 @@
 """The batch path for stores that sync once a day: a JSON Lines file of events.
 
-Lines are read in chunks; each chunk is validated and appended in one transaction, then
-posted. A bad line is reported with its number and field and the good lines around it are
+Lines are read in chunks; each chunk is validated, then appended and posted in one
+transaction (``ingest_and_post``). A bad line is reported with its number and field and the good lines around it are
 kept. Re-running the same file posts nothing twice: every line comes back ``duplicate``.
 A crash (even SIGKILL) loses nothing that was committed, and the next run (or
 ``posledger post``) posts whatever had been accepted but not yet posted.
@@ -9,6 +9,7 @@ A crash (even SIGKILL) loses nothing that was committed, and the next run (or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +17,17 @@ from typing import Any
 import msgspec
 
 from posledger.app.clock import Clock
+from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
-from posledger.app.ingest import ingest
+from posledger.app.ingest import IngestResult, append, check, ingest
+from posledger.app.partitions import DEFAULT_PARTITIONS
 from posledger.app.ports import UnitOfWorkFactory
 from posledger.app.posting import PostingEngine, PostingReport
+from posledger.app.retry import StorageUnavailable
 
-__all__ = ["LineProblem", "ImportReport", "import_lines"]
+__all__ = ["LineProblem", "ImportReport", "import_lines", "ingest_and_post"]
+
+logger = logging.getLogger(__name__)
 
 _JSON = msgspec.json.Decoder()
 
@@ -80,11 +86,9 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 
 def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: list[tuple[int, Any]],
                   clock: Clock, report: ImportReport, cache: EventCache | None, partitions: int) -> None:
-    """Append the chunk (one transaction), then post it in transactions of its own: a posting
-    failure never undoes what was accepted."""
-    results = ingest(uow_factory, [document for _, document in chunk], clock=clock, source="import",
-                     cache=cache, partitions=partitions)
-    report.posting.add(engine.run())
+    results, posting = ingest_and_post(uow_factory, engine, [document for _, document in chunk], clock=clock,
+                                       source="import", cache=cache, partitions=partitions)
+    report.posting.add(posting)
     for (line_no, _), result in zip(chunk, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1
@@ -95,3 +99,29 @@ def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: 
             assert problem is not None
             report.problems.append(LineProblem(line_no, result.event_id, result.status, problem.type,
                                                problem.field, problem.detail))
+
+
+def ingest_and_post(uow_factory: UnitOfWorkFactory, engine: PostingEngine, documents: list[Any], *,
+                    clock: Clock, source: str, cache: EventCache | None = None,
+                    partitions: int = DEFAULT_PARTITIONS) -> tuple[list[IngestResult], PostingReport]:
+    """A chunk appended and posted in one transaction when the log allows it (SQLite, nothing
+    pending before it: ``PostingEngine.append_and_post``), one commit for the chunk. Otherwise,
+    or if that transaction fails for good, appended in one transaction and then posted in
+    transactions of their own, so a posting failure never undoes what was accepted."""
+    with collector_paused():
+        checked = check(documents, clock.now(), source)
+    try:
+        together = engine.append_and_post(
+            lambda uow: (*append(uow, checked, partitions=partitions, posted=True), checked.now))
+    except StorageUnavailable:
+        raise
+    except Exception:  # posting failed: accept the chunk apart, then post as usual
+        logger.exception("posting a chunk with its append failed; appending it apart")
+        together = None
+    if together is not None:
+        results, posting = together
+        if posting.more:  # it released parked events (a void whose sale came in the chunk)
+            posting.add(engine.run())
+        return results, posting
+    results = ingest(uow_factory, documents, clock=clock, source=source, cache=cache, partitions=partitions)
+    return results, engine.run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -31,7 +31,8 @@ from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
 from posledger.domain.events import Event
 
-__all__ = ["Problem", "IngestResult", "ingest", "canonical_json", "SequenceTracker", "Undecodable"]
+__all__ = ["Problem", "IngestResult", "ingest", "check", "append", "Checked", "Appended", "canonical_json",
+           "SequenceTracker", "Undecodable"]
 
 
 class Problem(msgspec.Struct, frozen=True, gc=False):
@@ -89,14 +90,43 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
     is passed as ``Undecodable`` and rejected on its own, not with its batch.
     """
     with collector_paused():
-        return _ingest(uow_factory, documents, clock=clock, source=source, cache=cache, partitions=partitions)
+        checked = check(documents, clock.now(), source)
+        # Idempotent: run again after a COMMIT that did go through, it finds the events stored and
+        # answers "duplicate", which registers take as delivered.
+        results, fresh = uow_factory.run(lambda uow: append(uow, checked, partitions=partitions),
+                                         operation="ingest", idempotent=True)
+        if cache is not None:  # parsed events for posting in this process: no second decode
+            for appended in fresh:
+                cache.put(appended.body_hash, appended.event)
+        return results
 
 
-def _ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock, source: str,
-            cache: EventCache | None, partitions: int) -> list[IngestResult]:
-    now = clock.now()
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A batch validated outside any transaction: a result for each document refused, and the
+    valid ones (index, event, canonical body, its hash)."""
+
+    now: str
+    source: str
+    results: list[IngestResult | None]
+    valid: list[tuple[int, Event, str, str]]
+    rejections: list[Rejection]
+
+
+class Appended(NamedTuple):
+    """An event the transaction appended: its place in the batch and in the log."""
+
+    batch_index: int
+    event: Event
+    body: str
+    body_hash: str
+    offset: int
+
+
+def check(documents: Sequence[Any], now: str, source: str) -> Checked:
+    """Validate every document (no IO): what ``append`` then stores."""
     results: list[IngestResult | None] = [None] * len(documents)
-    valid: list[tuple[int, Event, str, str]] = []  # index, event, body, hash
+    valid: list[tuple[int, Event, str, str]] = []
     rejections: list[Rejection] = []
     for index, document in enumerate(documents):
         outcome = _validate(document)
@@ -108,49 +138,56 @@ def _ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: 
                                             _storable(outcome.problem.detail), source))
         else:
             valid.append((index, *outcome))
-    def append(uow: UnitOfWork) -> tuple[list[IngestResult | None], list[tuple[int, Event, str, str]]]:
-        """The transaction: a retry after a transient failure starts again from ``results``."""
-        outcome = list(results)
-        for rejection in rejections:
-            uow.events.reject(rejection)
-        stored = uow.events.find_many(list({event.envelope.event_id for _, event, _, _ in valid}))
-        fresh: list[tuple[int, Event, str, str]] = []
-        repeated: list[tuple[int, str]] = []  # a second copy inside this batch: index, event_id
-        for index, event, body, body_hash in valid:
-            event_id = event.envelope.event_id
-            prior = stored.get(event_id)
-            if prior is None:
-                stored[event_id] = (body_hash, 0)
-                fresh.append((index, event, body, body_hash))
-            elif prior[0] != body_hash:
-                outcome[index] = IngestResult(event_id, "conflict", prior[1] or None, Problem(
-                    "conflict", "event_id already used with another body", "event_id",
-                    f"event {event_id} was accepted before with a different body; the stored event is unchanged"))
-            elif prior[1]:
-                outcome[index] = IngestResult(event_id, "duplicate", prior[1])
-            else:
-                repeated.append((index, event_id))
-        offsets = uow.events.append_many([_new_event(event, body, body_hash, now, source, partitions)
-                                          for _, event, body, body_hash in fresh])
-        sequences = SequenceTracker(uow, now)
-        sequences.prefetch([event.envelope.register_id for _, event, _, _ in fresh])
-        accepted_at: dict[str, int] = {}
-        for (index, event, _body, _hash), offset in zip(fresh, offsets, strict=True):
-            outcome[index] = IngestResult(event.envelope.event_id, "accepted", offset)
-            accepted_at[event.envelope.event_id] = offset
-            sequences.track(event)
-        for index, event_id in repeated:
-            outcome[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
-        sequences.flush()
-        return outcome, fresh
+    return Checked(now, source, results, valid, rejections)
 
-    # Idempotent: run again after a COMMIT that did go through, it finds the events stored and
-    # answers "duplicate", which registers take as delivered.
-    results, fresh = uow_factory.run(append, operation="ingest", idempotent=True)
-    if cache is not None:  # parsed events for posting in this process: no second decode
-        for _index, event, _body, body_hash in fresh:
-            cache.put(body_hash, event)
-    return [r for r in results if r is not None]
+
+def append(uow: UnitOfWork, checked: Checked, *, partitions: int = DEFAULT_PARTITIONS,
+           posted: bool = False) -> tuple[list[IngestResult], list[Appended]]:
+    """The ingest transaction's work: a result per document, and what was appended. A retry
+    after a transient failure starts again from ``checked``.
+
+    ``posted``: the caller posts the appended events in this same transaction (the batch path),
+    so they are stored as posted rather than stored and then updated; the caller sets the
+    status of any that park."""
+    now = checked.now
+    outcome = list(checked.results)
+    for rejection in checked.rejections:
+        uow.events.reject(rejection)
+    valid = checked.valid
+    stored = uow.events.find_many(list({event.envelope.event_id for _, event, _, _ in valid}))
+    fresh: list[tuple[int, Event, str, str]] = []
+    repeated: list[tuple[int, str]] = []  # a second copy inside this batch: index, event_id
+    for index, event, body, body_hash in valid:
+        event_id = event.envelope.event_id
+        prior = stored.get(event_id)
+        if prior is None:
+            stored[event_id] = (body_hash, 0)
+            fresh.append((index, event, body, body_hash))
+        elif prior[0] != body_hash:
+            outcome[index] = IngestResult(event_id, "conflict", prior[1] or None, Problem(
+                "conflict", "event_id already used with another body", "event_id",
+                f"event {event_id} was accepted before with a different body; the stored event is unchanged"))
+        elif prior[1]:
+            outcome[index] = IngestResult(event_id, "duplicate", prior[1])
+        else:
+            repeated.append((index, event_id))
+    status, posted_at = ("posted", now) if posted else ("accepted", None)
+    offsets = uow.events.append_many([_new_event(event, body, body_hash, now, checked.source, partitions,
+                                                 status, posted_at)
+                                      for _, event, body, body_hash in fresh])
+    sequences = SequenceTracker(uow, now)
+    sequences.prefetch([event.envelope.register_id for _, event, _, _ in fresh])
+    accepted_at: dict[str, int] = {}
+    appended = []
+    for (index, event, body, body_hash), offset in zip(fresh, offsets, strict=True):
+        outcome[index] = IngestResult(event.envelope.event_id, "accepted", offset)
+        accepted_at[event.envelope.event_id] = offset
+        sequences.track(event)
+        appended.append(Appended(index, event, body, body_hash, offset))
+    for index, event_id in repeated:
+        outcome[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
+    sequences.flush()
+    return [r for r in outcome if r is not None], appended
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +224,12 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
     return event, body, hashlib.sha256(body.encode()).hexdigest()
 
 
-def _new_event(event: Event, body: str, body_hash: str, now: str, source: str, partitions: int) -> NewEvent:
+def _new_event(event: Event, body: str, body_hash: str, now: str, source: str, partitions: int,
+               status: str, posted_at: str | None) -> NewEvent:
     envelope = event.envelope
     return NewEvent(envelope.event_id, envelope.type, envelope.store_id, envelope.register_id, envelope.seq,
                     envelope.occurred_at.isoformat(), body, body_hash, now, source,
-                    partition_of(envelope.store_id, partitions))
+                    partition_of(envelope.store_id, partitions), status, posted_at)
 
 
 class SequenceTracker:

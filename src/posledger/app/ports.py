@@ -43,6 +43,8 @@ class NewEvent(msgspec.Struct, frozen=True, gc=False):
     accepted_at: str
     source: str
     partition: int = 0  # which posting partition owns the event's store (crc32(store_id) % N)
+    status: str = "accepted"  # "posted" when the same transaction posts it (the batch path)
+    posted_at: str | None = None
 
 
 class StoredEvent(msgspec.Struct, frozen=True, gc=False):
@@ -164,6 +166,12 @@ class EventLog(Protocol):
     def add_gap(self, gap: SequenceGap) -> None: ...
     def remove_gap(self, gap: SequenceGap) -> None: ...
     def open_gaps(self, exception_id: int) -> int: ...
+    def appends_follow(self, consumer: str) -> bool:
+        """Whether what this transaction appends now comes right after everything ``consumer``
+        has posted, with nothing before it pending and nothing appended beside it by another
+        transaction (SQLite's write lock promises that; PostgreSQL does not)."""
+        ...
+
     def position(self, consumer: str) -> int: ...
     def set_position(self, consumer: str, offset: int) -> None: ...
     def counts(self) -> dict[str, int]: ...  # per status, over the whole log (tests, benchmarks)

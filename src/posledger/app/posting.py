@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from posledger.app.clock import Clock
 from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
+from posledger.app.ingest import Appended
 from posledger.app.master_data import snapshot
 from posledger.app.ports import (
     ExceptionRecord,
@@ -34,6 +36,8 @@ from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_ev
 __all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
 
 CONSUMER = "posting"
+T = TypeVar("T")
+R = TypeVar("R")
 POSITIONS_KEPT = 200_000  # stock positions an engine keeps between batches (~200 bytes each)
 
 
@@ -218,29 +222,62 @@ class PostingEngine:
         The batch is one transaction, run again from scratch after a transient failure (a
         deadlock, a lost connection) or when another worker changed a stock position it read
         (a transfer into another partition's store): ``UnitOfWorkFactory.run``."""
+        return self._transaction(lambda uow, state: self._batch(uow, partition, state), "posting")
+
+    def append_and_post(self, append: Callable[[UnitOfWork], tuple[T, list[Appended], str]]
+                        ) -> tuple[T, PostingReport] | None:
+        """The batch path: ``append`` adds events to the log and they are posted in the same
+        transaction, so a chunk costs one commit, and its events are stored as posted instead of
+        stored and updated. ``append`` returns its result, what it appended and when.
+
+        Only when the engine is caught up (nothing pending before the new events, in log order):
+        otherwise nothing is written and None comes back, and the caller appends and posts
+        apart. Any failure undoes both parts; the caller then appends apart, so a posting
+        failure never costs what was accepted."""
+
+        def attempt(uow: UnitOfWork, state: BatchState) -> tuple[T, PostingReport] | None:
+            if not uow.events.appends_follow(CONSUMER) or uow.parking.ready(1):
+                return None
+            result, appended, accepted_at = append(uow)
+            report = PostingReport()
+            events = [(StoredEvent(a.offset, a.event.envelope.event_id, a.event.envelope.type,
+                                   a.event.envelope.store_id, a.event.envelope.register_id, a.event.envelope.seq,
+                                   a.body, a.body_hash, accepted_at, "accepted"), a.event) for a in appended]
+            self._post(uow, state, events, report, stored_as_posted=True)
+            if appended:
+                uow.events.set_position(CONSUMER, appended[-1].offset)
+                report.batches = 1
+            return result, report
+
+        return self._transaction(attempt, "ingest and post")
+
+    def _transaction(self, attempt: Callable[[UnitOfWork, BatchState], R], operation: str) -> R:
+        """``attempt`` in one posting transaction, retried from scratch after a transient failure;
+        the stock positions it wrote are known to later batches once it has committed."""
+        written: dict[tuple[str, str], StockPosition | None] = {}
+
+        def once(uow: UnitOfWork) -> R:
+            written.clear()
+            try:
+                state = BatchState(uow, self._snapshot(uow), self._positions)
+                outcome = attempt(uow, state)
+            except BaseException:  # a stale position among them, perhaps: read them afresh
+                self._positions.clear()
+                raise
+            written.update((key, position) for key, (_, position) in state.writes.positions.items())
+            return outcome
+
         with collector_paused():
             try:
-                report, written = self._uow_factory.run(lambda uow: self._attempt(uow, partition),
-                                                        operation="posting", idempotent=True)
+                # Idempotent: posted events are no longer pending, so a retry posts nothing twice.
+                outcome = self._uow_factory.run(once, operation=operation, idempotent=True)
             except BaseException:
                 self._positions.clear()
                 raise
         if len(self._positions) + len(written) > POSITIONS_KEPT:
             self._positions.clear()
         self._positions.update(written)  # committed
-        return report
-
-    def _attempt(self, uow: UnitOfWork, partition: int | None
-                 ) -> tuple[PostingReport, dict[tuple[str, str], StockPosition | None]]:
-        """One try at the batch (posted events are not pending: a retry posts nothing twice).
-        Returns the positions it wrote, to be known once it has committed."""
-        try:
-            state = BatchState(uow, self._snapshot(uow), self._positions)
-            report = self._batch(uow, partition, state)
-        except BaseException:  # a stale position among them, perhaps: read them afresh
-            self._positions.clear()
-            raise
-        return report, {key: position for key, (_, position) in state.writes.positions.items()}
+        return outcome
 
     def _batch(self, uow: UnitOfWork, partition: int | None, state: BatchState) -> PostingReport:
         report = PostingReport()
@@ -254,7 +291,6 @@ class PostingEngine:
         events.extend(fresh)
         if not events:
             return report
-        state.waiting_keys = uow.parking.waiting_keys("receipt:")
         now = self._clock.now()
         parsed = []
         for stored in events:
@@ -266,18 +302,26 @@ class PostingEngine:
                     "problem": "this release cannot read the stored event; resolve with retry once fixed"}), now)
                 state.writes.statuses.append((stored.offset, "exception"))
                 report.parked += 1
-        state.prefetch([key for _, event in parsed for key in stock_keys(event)])
-        state.prefetch_series([document_series(event.envelope.store_id, "invoice") for _, event in parsed])
-        for stored, event in parsed:
-            self._post_one(uow, state, stored, event, now, report)
-        state.writes.posted_at = self._clock.now()
-        uow.ledger.write(state.writes)
-        uow.exceptions.add_many(state.writes.findings)
+        self._post(uow, state, parsed, report)
         if fresh and partition is None:
             uow.events.set_position(CONSUMER, fresh[-1].offset)
         report.batches = 1
         report.more = report.more or len(events) >= self._batch_size
         return report
+
+    def _post(self, uow: UnitOfWork, state: BatchState, parsed: list[tuple[StoredEvent, Event]],
+              report: PostingReport, stored_as_posted: bool = False) -> None:
+        """Post ``parsed`` in order and write what they posted. ``stored_as_posted``: their log
+        rows already say posted, so only those that park get a status."""
+        state.waiting_keys = uow.parking.waiting_keys("receipt:")
+        now = self._clock.now()
+        state.prefetch([key for _, event in parsed for key in stock_keys(event)])
+        state.prefetch_series([document_series(event.envelope.store_id, "invoice") for _, event in parsed])
+        for stored, event in parsed:
+            self._post_one(uow, state, stored, event, now, report, stored_as_posted)
+        state.writes.posted_at = self._clock.now()
+        uow.ledger.write(state.writes)
+        uow.exceptions.add_many(state.writes.findings)
 
     def _parse(self, stored: StoredEvent) -> Event:
         event = self._cache.take(stored.event_id, stored.body_hash) if self._cache is not None else None
@@ -286,7 +330,7 @@ class PostingEngine:
         return event
 
     def _post_one(self, uow: UnitOfWork, state: BatchState, stored: StoredEvent, event: Event,
-                  now: str, report: PostingReport) -> None:
+                  now: str, report: PostingReport, stored_as_posted: bool = False) -> None:
         outcome = post_event(event, state)
         if isinstance(outcome, Parked):
             self._park(uow, stored, outcome, now)
@@ -306,7 +350,8 @@ class PostingEngine:
             findings.append(ExceptionRecord(
                 0, finding.type, "open", event.envelope.store_id, event.envelope.register_id,
                 stored.event_id, day, finding.detail, now))
-        state.writes.statuses.append((stored.offset, "posted"))
+        if not stored_as_posted:
+            state.writes.statuses.append((stored.offset, "posted"))
         report.posted += 1
         report.accepted_at.append(stored.accepted_at)
         report.findings += len(outcome.findings)

@@ -69,9 +69,10 @@ class SqlEventLog:
         offsets = self.db.next_ids("events", '"offset"', len(events))
         self.db.insert_many(
             "events", ('"offset"', "event_id", "type", "store_id", "register_id", "seq", "occurred_at", "body",
-                       "body_hash", "accepted_at", "source", "partition_no"),
+                       "body_hash", "accepted_at", "source", "partition_no", "status", "posted_at"),
             [(offset, e.event_id, e.type, e.store_id, e.register_id, e.seq, e.occurred_at, e.body,
-              e.body_hash, e.accepted_at, e.source, e.partition) for offset, e in zip(offsets, events, strict=True)])
+              e.body_hash, e.accepted_at, e.source, e.partition, e.status, e.posted_at)
+             for offset, e in zip(offsets, events, strict=True)])
         return offsets
 
     def after(self, offset: int, limit: int) -> list[StoredEvent]:
@@ -141,6 +142,12 @@ class SqlEventLog:
     def open_gaps(self, exception_id: int) -> int:
         row = self.db.fetchone("SELECT COUNT(*) FROM sequence_gaps WHERE exception_id = ?", (exception_id,))
         return int(row[0]) if row else 0
+
+    def appends_follow(self, consumer: str) -> bool:
+        if self.db.dialect != "sqlite":  # concurrent appends may take lower offsets and commit later
+            return False
+        row = self.db.fetchone('SELECT COALESCE(MAX("offset"), 0) FROM events')
+        return row is not None and int(row[0]) == self.position(consumer)
 
     def position(self, consumer: str) -> int:
         row = self.db.fetchone('SELECT "offset" FROM consumer_positions WHERE consumer = ?', (consumer,))
