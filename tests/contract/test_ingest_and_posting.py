@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -319,3 +320,96 @@ def test_events_stored_before_fields_were_closed_still_post_and_an_unreadable_on
     assert statuses == {"E-legacy": "posted", "E-unreadable": "exception", "E-after": "posted"}
     open_types = hub.uow.run(lambda uow: [e["type"] for e in list_exceptions(uow, status="open")], read_only=True)
     assert "invalid_stored_event" in open_types
+
+
+# ------------------------------------------- the batch path: a chunk appended and posted at once
+
+def _statuses(hub: Hub, *event_ids: str) -> list[str]:
+    with hub.uow() as uow:
+        return [event_status(uow, event_id)["status"] for event_id in event_ids]  # type: ignore[index]
+
+
+def test_a_chunk_is_appended_and_posted_in_one_transaction_with_a_void_before_its_sale(hub: Hub) -> None:
+    """What a day's file holds, in one chunk: the void arrives before its sale (it parks, and
+    posts once the sale has), a sale for an unknown SKU parks, the rest posts. On SQLite this is
+    one transaction; on PostgreSQL, where another ingest may append beside it, the chunk is
+    appended and then posted apart. The books are the same either way."""
+    from posledger.app.batch_import import ingest_and_post
+
+    void = register_event("sale.voided", {"receipt_no": "R-V", "reason": "x", "approved_by": "M"},
+                          event_id="E-void", seq=2)
+    sold = sale([line("A", 1, 1299, tax=115)], [tender("card", 1414)], receipt_no="R-V", event_id="E-sold", seq=1)
+    unknown = sale([line("Q", 1, 100, tax=9)], [tender("card", 109)], receipt_no="R-Q", event_id="E-q", seq=3)
+    kept = a_sale(event_id="E-kept", receipt_no="R-K", seq=4)
+    results, posting = ingest_and_post(hub.uow, hub.engine, [hub_receive(), void, sold, unknown, kept],
+                                       clock=hub.clock, source="import")
+    assert [r.status for r in results] == ["accepted"] * 5
+    assert posting.posted == 4 and posting.parked == 2  # the void parked once, then posted
+    assert _statuses(hub, "E-void", "E-sold", "E-q", "E-kept") == ["posted", "posted", "exception", "posted"]
+    assert hub.post().posted == 0  # nothing left behind: the position is past the chunk
+    again, _ = ingest_and_post(hub.uow, hub.engine, [void, sold, kept], clock=hub.clock, source="import")
+    assert [r.status for r in again] == ["duplicate"] * 3
+    with hub.uow() as uow:
+        assert [e.type for e in uow.exceptions.list(status="open")] == ["unknown_master_data"]
+    assert hub.invariants().ok
+
+
+def hub_receive() -> dict[str, object]:
+    return receive("A", 10, 600)
+
+
+def test_a_chunk_behind_pending_events_is_appended_apart_and_everything_posts_in_log_order(hub: Hub) -> None:
+    from posledger.app.batch_import import ingest_and_post
+
+    hub.send(hub_receive(), a_sale(event_id="E-pending", receipt_no="R-P", seq=1))  # accepted, not posted
+    _, posting = ingest_and_post(hub.uow, hub.engine, [a_sale(event_id="E-chunk", receipt_no="R-C", seq=2)],
+                                 clock=hub.clock, source="import")
+    assert posting.posted == 3
+    assert _statuses(hub, "E-pending", "E-chunk") == ["posted", "posted"]
+    with hub.uow() as uow:
+        numbers = uow.queries.document_numbers()
+    assert numbers == {"S1-INV": [1, 2]}
+    assert hub.invariants().ok
+
+
+def test_a_chunk_whose_posting_fails_is_still_accepted_and_posts_after(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A posting failure undoes the one transaction, never what the registers sent: the chunk is
+    then appended on its own and posted in transactions of its own."""
+    from posledger.app import posting as posting_module
+    from posledger.app.batch_import import ingest_and_post
+
+    real = posting_module.post_event
+    calls = {"n": 0}
+
+    def fails_once(event: object, state: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in a posting rule")
+        return real(event, state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(posting_module, "post_event", fails_once)
+    chunk = [hub_receive(), a_sale(event_id="E-f", seq=1)]
+    # Appended apart from the start on PostgreSQL: there the failure shows, after the append.
+    with contextlib.suppress(RuntimeError):
+        ingest_and_post(hub.uow, hub.engine, chunk, clock=hub.clock, source="import")
+    assert [r.status for r in hub.send(*chunk)] == ["duplicate", "duplicate"]  # accepted, either way
+    hub.post()
+    assert _statuses(hub, "E-f") == ["posted"]
+    assert hub.invariants().ok
+
+
+def test_only_a_log_with_one_writer_at_a_time_takes_a_chunk_in_one_transaction(hub: Hub) -> None:
+    """SQLite's write lock means nothing is appended beside the chunk; PostgreSQL cannot promise
+    that (a concurrent ingest may take a lower offset and commit later), so there the engine
+    declines and the chunk is appended apart."""
+    from posledger.adapters.sqlite import SqliteUnitOfWork
+    from posledger.app.ingest import append, check
+
+    checked = check([hub_receive()], hub.clock.now(), "import")
+    together = hub.engine.append_and_post(lambda uow: (*append(uow, checked, posted=True), checked.now))
+    if isinstance(hub.uow, SqliteUnitOfWork):
+        assert together is not None and together[1].posted == 1
+        assert _statuses(hub, str(checked.valid[0][1].envelope.event_id)) == ["posted"]
+    else:
+        assert together is None
+        assert hub.post().posted == 0  # and nothing was written
