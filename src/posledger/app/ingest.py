@@ -201,25 +201,24 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
     if isinstance(document, Undecodable):
         return IngestResult(None, "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)", f"not valid JSON: {document.detail}"))
-    event_id = _safe_event_id(document)
     try:
         body = canonical_json(document)
     except UnicodeEncodeError:
-        return IngestResult(event_id, "rejected", problem=Problem(
+        return IngestResult(_safe_event_id(document), "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)",
             "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode"))
     except (TypeError, ValueError, msgspec.EncodeError):
-        return IngestResult(event_id, "rejected", problem=Problem(
+        return IngestResult(_safe_event_id(document), "rejected", problem=Problem(
             "invalid_event", "Invalid event", "(body)", "not a JSON document"))
     try:
         event = parse_event(document, json_text=body, raw=body)
     except PanDetected as error:
         # The body is neither stored nor echoed; the event_id only if it is not itself a PAN.
-        kept_id = None if error.field == "event_id" else event_id
+        kept_id = None if error.field == "event_id" else _safe_event_id(document)
         return IngestResult(kept_id, "rejected", problem=Problem(
             error.type, "Card data is not accepted", error.field, error.detail))
     except InvalidInput as error:
-        return IngestResult(event_id, "rejected", problem=Problem(
+        return IngestResult(_safe_event_id(document), "rejected", problem=Problem(
             error.type, "Invalid event", error.field, error.detail))
     return event, body, hashlib.sha256(body.encode()).hexdigest()
 

@@ -346,28 +346,32 @@ class SqlLedger:
         # The batch's lines summed per (store, account) and per (day, store, account): the
         # balances move by these in the same transaction as the lines (one row per key and
         # batch, not per line).
-        running: dict[tuple[str, str], list[int]] = {}
         daily: dict[tuple[str, str, str], list[int]] = {}
+        days: dict[date, str] = {}  # each business day's text, made once per batch
         entry_ids = db.next_ids("journal_entries", "entry_id", len(writes.entries)) if writes.entries else []
         for entry_id, (event_id, entry_no, entry) in zip(entry_ids, writes.entries, strict=True):
-            day = entry.business_day.isoformat()
+            business_day = entry.business_day
+            day = days.get(business_day) or days.setdefault(business_day, business_day.isoformat())
             store = entry.store_id
             entries.append((entry_id, event_id, entry_no, store, day, entry.register_id, entry.memo))
             for line_no, line in enumerate(entry.lines, start=1):
                 account, debit, credit = line.account, line.debit, line.credit
                 lines.append((entry_id, line_no, account, debit, credit))
-                total = running.get((store, account))
+                key = (day, store, account)
+                total = daily.get(key)
                 if total is None:
-                    running[(store, account)] = [debit, credit]
+                    daily[key] = [debit, credit]
                 else:
                     total[0] += debit
                     total[1] += credit
-                total = daily.get((day, store, account))
-                if total is None:
-                    daily[(day, store, account)] = [debit, credit]
-                else:
-                    total[0] += debit
-                    total[1] += credit
+        running: dict[tuple[str, str], list[int]] = {}
+        for (_, store, account), (debit, credit) in daily.items():
+            total = running.get((store, account))
+            if total is None:
+                running[(store, account)] = [debit, credit]
+            else:
+                total[0] += debit
+                total[1] += credit
         db.insert_many("journal_entries", ("entry_id", "event_id", "entry_no", "store_id", "business_day",
                                            "register_id", "memo"), entries)
         db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), lines)
@@ -379,8 +383,9 @@ class SqlLedger:
         move_ids = db.next_ids("stock_moves", "move_id", len(writes.moves)) if writes.moves else []
         for move_id, (offset, m) in zip(move_ids, writes.moves, strict=True):
             move_no = move_numbers[offset] = move_numbers.get(offset, 0) + 1
-            moves.append((move_id, offset, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind,
-                          m.business_day.isoformat()))
+            business_day = m.business_day
+            day = days.get(business_day) or days.setdefault(business_day, business_day.isoformat())
+            moves.append((move_id, offset, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind, day))
         db.insert_many("stock_moves", ("move_id", "event_offset", "move_no", *_MOVE_COLUMNS.split(", ")), moves)
         self._write_positions(writes)
         db.insert_many(
