@@ -6,6 +6,8 @@ passes or fails.
 
 1. throughput: batches of 100 at a high offered rate for --seconds; accepted/s (simulator) and
    posted/s (hub), and whether posting kept up.
+   lean: the same hub fed by a lean, independent client (bodies made before the clock starts,
+   4 keep-alive connections, no outbox) as fast as it answers: the server's own capacity.
 2. latency: single-event POSTs at 200/s; accept latency p50/p95/p99.
 3. lag: 1,000 events/s in batches of 20; sale-to-posted lag p50/p99 from the hub's histogram.
 4. scale-out (only when asked: --only scale-out): PostgreSQL + NATS + 1 and 2 `posledger worker`
@@ -190,18 +192,110 @@ def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, re
             server.wait(30)
 
 
+def pregenerated_batches(total: int, batch: int, stores: int, registers: int, fleet: str) -> list[bytes]:
+    """``total`` events of a simulated fleet (sales mostly, with opens, returns, voids and drops),
+    as request bodies of ``batch`` events, encoded before the clock starts."""
+    import random
+
+    from posledger.simulator.fleet import Register, register_id, store_id
+
+    rng = random.Random(7)
+    tills = [Register(register_id(s, r, fleet), store_id(s), 200, random.Random(rng.random()))
+             for s in range(1, stores + 1) for r in range(1, registers + 1)]
+    bodies = []
+    for start in range(0, total, batch):
+        till = tills[(start // batch) % len(tills)]  # a register sends its own events, in order
+        bodies.append(json.dumps([till.next_event() for _ in range(min(batch, total - start))]).encode())
+    return bodies
+
+
+def lean_client_scenario(total: int, connections: int, batch: int = 100, stores: int = 10,
+                         registers: int = 5) -> dict[str, Any]:
+    """The hub alone as fast as it goes: an independent client (its own process, the request
+    bodies made before the clock starts, no outbox) sends ``total`` events in batches of
+    ``batch`` over ``connections`` keep-alive connections; accepted/s while sending, posted/s
+    until the last one posted. What the simulator itself costs (about as much CPU as posting:
+    it keeps an on-disk outbox) is left out, so this measures the server."""
+    import http.client
+    import threading
+    import uuid
+
+    from posledger.simulator.fleet import master_data
+
+    fleet = f"L{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory() as directory:
+        server, url = start_server(Path(directory))
+        try:
+            headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+            document = master_data(stores, registers, fleet)
+            httpx.post(f"{url}/v1/master-data", json=document, headers=headers, timeout=60).raise_for_status()
+            opening = [{"event_id": f"{fleet}-OPEN-{store['store_id']}", "type": "stock.received",
+                        "store_id": store["store_id"], "register_id": None, "occurred_at": "2026-11-27T06:00:00Z",
+                        "payload": {"location_id": store["store_id"], "reference": "opening stock",
+                                    "lines": [{"sku": item["sku"], "qty": 1_000_000, "unit_cost": item["standard_cost"]}
+                                              for item in document["items"]]}} for store in document["stores"]]
+            httpx.post(f"{url}/v1/events", json=opening, headers=headers, timeout=60).raise_for_status()
+            while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
+                time.sleep(0.1)
+            # Each connection sends whole registers' batches, so every register's events arrive in order.
+            bodies = pregenerated_batches(total, batch, stores, registers, fleet)
+            tills = stores * registers
+            shares = [[body for index, body in enumerate(bodies) if (index % tills) % connections == c]
+                      for c in range(connections)]
+            host, port = url.removeprefix("http://").split(":")
+            accepted = [0] * connections
+            failures: list[str] = []
+
+            def send(number: int) -> None:
+                connection = http.client.HTTPConnection(host, int(port), timeout=120)
+                for body in shares[number]:
+                    connection.request("POST", "/v1/events", body=body, headers=headers)
+                    response = connection.getresponse()
+                    answer = response.read()
+                    if response.status >= 300:
+                        failures.append(f"{response.status} {answer[:200]!r}")
+                        continue
+                    accepted[number] += sum(1 for r in json.loads(answer)["results"] if r["status"] == "accepted")
+                connection.close()
+
+            started = time.monotonic()
+            threads = [threading.Thread(target=send, args=(number,)) for number in range(connections)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            sent = time.monotonic() - started
+            while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
+                time.sleep(0.05)
+            all_posted = time.monotonic() - started
+            return {"scenario": "throughput, lean client", "events": total, "batch": batch,
+                    "connections": connections, "registers": tills, "accepted": sum(accepted),
+                    "failed_requests": len(failures), "first_failure": failures[0] if failures else None,
+                    "accepted_per_second": round(sum(accepted) / sent, 1),
+                    "posted_per_second": round(sum(accepted) / all_posted, 1),
+                    "send_seconds": round(sent, 2), "all_posted_seconds": round(all_posted, 2),
+                    **lag_quantiles(url), **server_accept_latency(url)}
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["throughput", "latency", "lag", "scale-out"], action="append")
+    parser.add_argument("--only", choices=["throughput", "lean", "latency", "lag", "scale-out"], action="append")
+    parser.add_argument("--events", type=int, default=100_000, help="lean: events the lean client sends")
+    parser.add_argument("--connections", type=int, default=4, help="lean: keep-alive connections")
     parser.add_argument("--workers", type=int, action="append", help="scale-out: worker counts (default 1 and 2)")
     parser.add_argument("--seconds", type=float, default=60.0, help="sustained seconds for throughput")
     parser.add_argument("--rate", type=float, default=5000.0, help="offered events/s for throughput")
     args = parser.parse_args()
-    chosen = args.only or ["throughput", "latency", "lag"]
+    chosen = args.only or ["throughput", "lean", "latency", "lag"]
     print(f"posledger HTTP benchmarks: {os.cpu_count()} cores, Python {sys.version.split()[0]}; the simulator "
           "and the hub share this machine", flush=True)
     if "throughput" in chosen:
         print(json.dumps(scenario("throughput", args.seconds, args.rate, 100, 10, 5)), flush=True)
+    if "lean" in chosen:
+        print(json.dumps(lean_client_scenario(args.events, args.connections)), flush=True)
     if "latency" in chosen:
         print(json.dumps(scenario("latency", 30, 200, 1, 5, 4)), flush=True)
     if "lag" in chosen:
