@@ -91,11 +91,19 @@ _LONG_DIGIT_RUN = re.compile(r"[0-9][0-9 -]{12,}")  # a character class: no back
 _CVV_TEXT = re.compile(r'"(?:cvv|cvc|cav2|cid|csc|cvn|security_?code|card_?security|card_?verification)')
 
 
+# Digits, spaces and dashes all become "0": a run of 13 or more of them (which every match of
+# _LONG_DIGIT_RUN holding 13 digits contains) shows as 13 zeros. A byte translation and a
+# substring search cost a fifth of the regex's scan, which then runs only when they find one.
+_RUN_BYTES = bytes.maketrans(b"0123456789 -", b"0" * 12)
+_THIRTEEN = b"0" * 13
+
+
 def may_hold_card_data(json_text: str) -> bool:
     """Cheap pre-check over the document's JSON text; False means certainly no card data."""
-    for match in _LONG_DIGIT_RUN.finditer(json_text):
-        if sum(char.isdigit() for char in match.group()) >= 13:
-            return True
+    if _THIRTEEN in json_text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES):
+        for match in _LONG_DIGIT_RUN.finditer(json_text):
+            if sum(char.isdigit() for char in match.group()) >= 13:
+                return True
     return _CVV_TEXT.search(json_text.lower()) is not None
 
 

@@ -86,6 +86,11 @@ class PostgresDatabase:
             for row in rows:
                 copy.write_row(row)
 
+    def upsert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    on_conflict: str) -> None:
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                         f"{on_conflict}", rows)
+
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         sequence = _SEQUENCES[(table, column)]
         rows = self.fetchall(f"SELECT nextval('{sequence}') FROM generate_series(1, ?)", (count,))

@@ -20,5 +20,9 @@ class Database(Protocol):
     # Plain inserts of many rows: SQLite's executemany, PostgreSQL's COPY (one stream, no
     # statement per row).
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+    # Inserts of many rows with an ``ON CONFLICT ...`` clause: SQLite, several rows a statement;
+    # PostgreSQL, a statement a row in pipeline mode (COPY takes no ON CONFLICT).
+    def upsert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    on_conflict: str) -> None: ...
 
 

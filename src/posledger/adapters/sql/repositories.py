@@ -122,8 +122,8 @@ class SqlEventLog:
                                      "WHERE register_id IN ({marks})", register_ids)
 
     def set_high_seqs(self, rows: list[tuple[str, str, int]]) -> None:
-        self.db.executemany("INSERT INTO register_sequences (register_id, store_id, high_seq) VALUES (?, ?, ?)"
-                            " ON CONFLICT (register_id) DO UPDATE SET high_seq = excluded.high_seq", rows)
+        self.db.upsert_many("register_sequences", ("register_id", "store_id", "high_seq"), rows,
+                            "ON CONFLICT (register_id) DO UPDATE SET high_seq = excluded.high_seq")
 
     def gaps_containing(self, register_id: str, seq: int) -> list[SequenceGap]:
         rows = self.db.fetchall("SELECT register_id, low, high, exception_id FROM sequence_gaps "
@@ -227,11 +227,11 @@ _MOVES_OF_EVENT = (f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset 
                    '(SELECT "offset" FROM events WHERE event_id = ?) ORDER BY move_no')
 
 _ADD_TO_ACCOUNT_BALANCE = (
-    "INSERT INTO account_balances (store_id, account, debit, credit) VALUES (?, ?, ?, ?) "
+    "account_balances", ("store_id", "account", "debit", "credit"),
     "ON CONFLICT (store_id, account) DO UPDATE SET debit = account_balances.debit + excluded.debit, "
     "credit = account_balances.credit + excluded.credit")
 _ADD_TO_DAILY_BALANCE = (
-    "INSERT INTO daily_balances (business_day, store_id, account, debit, credit) VALUES (?, ?, ?, ?, ?) "
+    "daily_balances", ("business_day", "store_id", "account", "debit", "credit"),
     "ON CONFLICT (business_day, store_id, account) DO UPDATE SET "
     "debit = daily_balances.debit + excluded.debit, credit = daily_balances.credit + excluded.credit")
 
@@ -376,8 +376,10 @@ class SqlLedger:
                                            "register_id", "memo"), entries)
         db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), lines)
         # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
-        db.executemany(_ADD_TO_ACCOUNT_BALANCE, [(*key, *total) for key, total in sorted(running.items())])
-        db.executemany(_ADD_TO_DAILY_BALANCE, [(*key, *total) for key, total in sorted(daily.items())])
+        db.upsert_many(*_ADD_TO_ACCOUNT_BALANCE[:2], [(*key, *total) for key, total in sorted(running.items())],
+                       _ADD_TO_ACCOUNT_BALANCE[2])
+        db.upsert_many(*_ADD_TO_DAILY_BALANCE[:2], [(*key, *total) for key, total in sorted(daily.items())],
+                       _ADD_TO_DAILY_BALANCE[2])
         move_numbers: dict[int, int] = {}
         moves = []
         move_ids = db.next_ids("stock_moves", "move_id", len(writes.moves)) if writes.moves else []
@@ -397,15 +399,14 @@ class SqlLedger:
         db.executemany("INSERT INTO document_series (series, last_number) VALUES (?, ?) "
                        "ON CONFLICT (series) DO UPDATE SET last_number = excluded.last_number",
                        list(writes.series.items()))
-        db.executemany(
-            "INSERT INTO sales (store_id, receipt_no, event_id, business_day, register_id, invoice_number,"
-            " total, tax, cash, lines, voided) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (store_id, receipt_no) DO UPDATE SET lines = excluded.lines, "
-            "voided = excluded.voided",
+        db.upsert_many(
+            "sales", ("store_id", "receipt_no", "event_id", "business_day", "register_id", "invoice_number",
+                      "total", "tax", "cash", "lines", "voided"),
             [(s.store_id, s.receipt_no, s.event_id, s.business_day.isoformat(), s.register_id,
               s.invoice_number, s.total, s.tax, s.cash,
               _json([[ln.line_no, ln.sku, ln.qty, ln.cogs, ln.returned_qty] for ln in s.lines]),
-              int(s.voided)) for s in writes.sales.values()])
+              int(s.voided)) for s in writes.sales.values()],
+            "ON CONFLICT (store_id, receipt_no) DO UPDATE SET lines = excluded.lines, voided = excluded.voided")
         db.executemany("INSERT INTO drawers (register_id, store_id, state) VALUES (?, ?, ?) "
                        "ON CONFLICT (register_id) DO UPDATE SET state = excluded.state",
                        [(d.register_id, d.store_id, _drawer_json(d)) for d in writes.drawers.values()])

@@ -64,20 +64,25 @@ class SqliteDatabase:
         """Rows in statements of up to ``ROWS_PER_INSERT`` rows each (``VALUES (…), (…), …``):
         a row costs about 60 % of what it costs one statement per row, where the sqlite3
         module's per-row round trip is most of the price (measured in bench/, issue 7)."""
+        self.upsert_many(table, columns, rows, "")
+
+    def upsert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    on_conflict: str) -> None:
         if not rows:
             return
         width = len(columns)
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         one = f"({', '.join('?' * width)})"
+        tail = f" {on_conflict}" if on_conflict else ""
         per = max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // width))
         whole = len(rows) - len(rows) % per
         if whole:
             flat = [value for row in rows[:whole] for value in row]
             step = per * width
-            self.connection.executemany(head + ",".join([one] * per),
+            self.connection.executemany(head + ",".join([one] * per) + tail,
                                         [flat[start:start + step] for start in range(0, len(flat), step)])
         if whole < len(rows):
-            self.connection.executemany(head + one, rows[whole:])
+            self.connection.executemany(head + one + tail, rows[whole:])
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """Safe without a sequence: every write transaction holds SQLite's write lock
