@@ -69,9 +69,11 @@ class SqlEventLog:
         offsets = self.db.next_ids("events", '"offset"', len(events))
         self.db.insert_many(
             "events", ('"offset"', "event_id", "type", "store_id", "register_id", "seq", "occurred_at", "body",
-                       "body_hash", "accepted_at", "source", "partition_no", "status", "posted_at"),
+                       "body_hash", "accepted_at", "source", "partition_no", "status", "posted_at", "published"),
+            # An event posted as it is appended has nobody to wake: it never waits in the
+            # transport's backlog (events_unpublished) either.
             [(offset, e.event_id, e.type, e.store_id, e.register_id, e.seq, e.occurred_at, e.body,
-              e.body_hash, e.accepted_at, e.source, e.partition, e.status, e.posted_at)
+              e.body_hash, e.accepted_at, e.source, e.partition, e.status, e.posted_at, int(e.status == "posted"))
              for offset, e in zip(offsets, events, strict=True)])
         return offsets
 
