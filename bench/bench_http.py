@@ -1,15 +1,16 @@
 """Benchmarks of `posledger serve` driven by the POS simulator (issue 3). Prints figures; never
 passes or fails.
 
-    ./dev bench-http                       # all three scenarios
+    ./dev bench-http                       # throughput, lean, latency and lag
     python bench/bench_http.py --only throughput --seconds 60
+    python bench/bench_http.py --only lean --events 100000 --connections 4
 
 1. throughput: batches of 100 at a high offered rate for --seconds; accepted/s (simulator) and
    posted/s (hub), and whether posting kept up.
    lean: the same hub fed by a lean, independent client (bodies made before the clock starts,
    4 keep-alive connections, no outbox) as fast as it answers: the server's own capacity.
 2. latency: single-event POSTs at 200/s; accept latency p50/p95/p99.
-3. lag: 1,000 events/s in batches of 20; sale-to-posted lag p50/p99 from the hub's histogram.
+3. lag: 2,000 events/s in batches of 100; sale-to-posted lag p50/p99 from the hub's histogram.
 4. scale-out (only when asked: --only scale-out): PostgreSQL + NATS + 1 and 2 `posledger worker`
    processes, batches of 100; lag p50/p99 from the log (posted_at - accepted_at).
 """
