@@ -256,6 +256,25 @@ def test_an_engine_that_knew_a_position_another_engine_has_since_moved_posts_fro
     assert hub.invariants().ok
 
 
+def test_a_count_that_finds_nothing_to_adjust_by_a_stale_position_is_computed_again(hub: Hub) -> None:
+    """A count whose delta comes out zero writes no position, so no write would catch a stale
+    one: the engine checks the positions it took from what it knew all the same. (Found by an
+    adversarial review: the count's gain of 1 was lost.)"""
+    from posledger.app.posting import PostingEngine
+    from posledger.domain.costing import StockPosition
+    from tests.support.builders import stock_event
+
+    other = PostingEngine(hub.uow, hub.clock, batch_size=500)
+    hub.send_and_post(receive("A", 10, 600))  # hub.engine knows A at S1: 10 on hand
+    hub.send(a_sale(register="S1-R1", seq=1, receipt_no="C-1"))
+    assert other.run().posted == 1  # 9 on hand
+    hub.send(stock_event("stock.counted", {"location_id": "S1", "lines": [{"sku": "A", "counted_qty": 10}]}))
+    assert hub.post().posted == 1
+    with hub.uow() as uow:
+        assert uow.ledger.load_stock("A", "S1") == StockPosition(10, 6000, 6000, 10)  # the count found one more
+    assert hub.invariants().ok
+
+
 def test_partitioned_posting_posts_each_partition_in_log_order(hub: Hub) -> None:
     from posledger.app.partitions import partition_of
 

@@ -23,7 +23,6 @@ from posledger.app.ingest import IngestResult, append, check, ingest
 from posledger.app.partitions import DEFAULT_PARTITIONS
 from posledger.app.ports import UnitOfWorkFactory
 from posledger.app.posting import PostingEngine, PostingReport
-from posledger.app.retry import StorageUnavailable
 
 __all__ = ["LineProblem", "ImportReport", "import_lines", "ingest_and_post"]
 
@@ -113,9 +112,7 @@ def ingest_and_post(uow_factory: UnitOfWorkFactory, engine: PostingEngine, docum
     try:
         together = engine.append_and_post(
             lambda uow: (*append(uow, checked, partitions=partitions, posted=True), checked.now))
-    except StorageUnavailable:
-        raise
-    except Exception:  # posting failed: accept the chunk apart, then post as usual
+    except Exception:  # posting failed (or ran out of tries): accept the chunk apart, then post as usual
         logger.exception("posting a chunk with its append failed; appending it apart")
         together = None
     if together is not None:

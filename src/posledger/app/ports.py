@@ -110,6 +110,9 @@ class PostingWrites(msgspec.Struct):
     # Each position as the batch read it (None: no row). The write checks nobody changed it
     # meanwhile; otherwise it raises WriteConflict and the batch is computed again.
     positions_as_read: dict[tuple[str, str], StockPosition | None] = msgspec.field(default_factory=dict)
+    # Positions the batch consulted but did not change, taken from what the engine knew rather
+    # than read in this transaction: the write checks they still hold these (else WriteConflict).
+    positions_unchanged: dict[tuple[str, str], StockPosition] = msgspec.field(default_factory=dict)
     documents: list[IssuedDocument] = msgspec.field(default_factory=list)
     series: dict[str, int] = msgspec.field(default_factory=dict)
     sales: dict[tuple[str, str], SaleRecord] = msgspec.field(default_factory=dict)

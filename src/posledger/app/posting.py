@@ -71,8 +71,9 @@ class BatchState:
     written until the batch commits. ``known`` holds stock positions as earlier batches of this
     engine committed them, so a batch reads from the database only the positions it has not
     seen; a stale one (another process posted meanwhile) cannot do harm, because a position is
-    written only if it still holds what the batch took it to hold (else ``WriteConflict``, and
-    the engine forgets what it knew and computes the batch again)."""
+    written only if it still holds what the batch took it to hold, and one taken from ``known``
+    and not written (a count that found nothing to adjust) is checked all the same (else
+    ``WriteConflict``, and the engine forgets what it knew and computes the batch again)."""
 
     def __init__(self, uow: UnitOfWork, master: MasterData,
                  known: dict[tuple[str, str], StockPosition | None] | None = None) -> None:
@@ -80,6 +81,7 @@ class BatchState:
         self._master = master
         self.writes = PostingWrites()
         self._known = known if known is not None else {}
+        self.from_known: set[tuple[str, str]] = set()  # positions taken from ``known``, not read here
         self._stock: dict[tuple[str, str], StockPosition] = {}
         self._stock_as_read: dict[tuple[str, str], StockPosition | None] = {}  # None: no row yet
         self._sales: dict[tuple[str, str], SaleRecord | None] = {}
@@ -91,12 +93,19 @@ class BatchState:
     def master(self) -> MasterData:
         return self._master
 
+    def as_read(self, key: tuple[str, str]) -> StockPosition | None:
+        return self._stock_as_read.get(key)
+
     def stock(self, sku: str, location_id: str) -> StockPosition:
         key = (sku, location_id)
         position = self._stock.get(key)
         if position is None:
             known = self._known
-            found = known[key] if key in known else self._uow.ledger.load_stock(sku, location_id)
+            if key in known:
+                found = known[key]
+                self.from_known.add(key)
+            else:
+                found = self._uow.ledger.load_stock(sku, location_id)
             self._stock_as_read[key] = found
             position = self._stock[key] = found or StockPosition()
         return position
@@ -111,6 +120,7 @@ class BatchState:
             if key in known:
                 position = as_read[key] = known[key]
                 stock[key] = position or StockPosition()
+                self.from_known.add(key)
             else:
                 missing.append(key)
         if not missing:
@@ -320,7 +330,10 @@ class PostingEngine:
         for stored, event in parsed:
             self._post_one(uow, state, stored, event, now, report, stored_as_posted)
         state.writes.posted_at = self._clock.now()
-        uow.ledger.write(state.writes)
+        writes = state.writes
+        writes.positions_unchanged = {key: position for key in state.from_known
+                                      if key not in writes.positions and (position := state.as_read(key)) is not None}
+        uow.ledger.write(writes)
         uow.exceptions.add_many(state.writes.findings)
 
     def _parse(self, stored: StoredEvent) -> Event:

@@ -340,6 +340,11 @@ class SqlLedger:
             "AND last_cost_qty = ?", changed)
         if changed and updated != len(changed):
             raise WriteConflict(f"{len(changed) - updated} stock position(s) changed under this batch")
+        if writes.positions_unchanged:
+            stored = self.load_stocks(list(writes.positions_unchanged))
+            moved = [key for key, position in writes.positions_unchanged.items() if stored.get(key) != position]
+            if moved:
+                raise WriteConflict(f"{len(moved)} stock position(s) this batch relied on changed under it")
 
     def _write(self, writes: PostingWrites) -> None:
         db = self.db
