@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posledger.domain.codec import UnknownField, decode_event, parse_event
@@ -287,3 +287,59 @@ def test_a_stored_event_with_a_field_since_refused_still_decodes_for_posting() -
     document["payload"]["lines"][0]["qty"] = 0
     with pytest.raises(InvalidInput):
         decode_stored_event(json.dumps(document))
+
+
+# ------------------------------------------------ the fast path agrees with the full decoder
+
+_AWKWARD_TEXT = ["", " ", "  ", "\u00a0", " \u00a0", "\u2028", "\u3000", "\x85", "\x7f", "a\x7f", "\t", "a\nb",
+                 "\u200b", "\ufeff", "x", " x", "x ", "é", "\u1680", "\u202f", "\x1c", "a" * 257, "a" * 65,
+                 '"', "\\", "\u0000", "日本"]
+_AWKWARD_VALUES = [None, 0, -1, True, [], {}, 1.5, 10**13, "USD"]
+_RENDERINGS = [{}, {"ensure_ascii": False}, {"separators": (",", ":"), "ensure_ascii": False},
+               {"indent": 1, "ensure_ascii": False}, {"separators": (" , ", " : ")}]
+
+
+def _full_decode(raw: str) -> Any:
+    """What the full decoder (every pattern) makes of ``raw``: the event, or the error."""
+    import msgspec
+
+    from posledger.domain import codec
+
+    try:
+        return codec._to_domain(codec._DECODER.decode(raw))
+    except msgspec.ValidationError as error:
+        found = codec._invalid(error)
+        return (type(found).__name__, found.field, found.detail)
+    except InvalidInput as error:
+        return (type(error).__name__, error.field, error.detail)
+
+
+def _decoded(raw: str) -> Any:
+    try:
+        return decode_event(raw)
+    except InvalidInput as error:
+        return (type(error).__name__, error.field, error.detail)
+
+
+@settings(max_examples=500)  # a decode costs microseconds: many examples, little time
+@given(st.sampled_from(EVENT_TYPES), st.lists(st.tuples(st.integers(0, 10**6), st.booleans(),
+                                                         st.sampled_from(_AWKWARD_TEXT + _AWKWARD_VALUES)),
+                                               max_size=3),
+       st.sampled_from(range(len(_RENDERINGS))))
+def test_the_pattern_free_fast_path_decides_as_the_full_decoder(event_type: str, edits: list[tuple[int, bool, Any]],
+                                                               rendering: int) -> None:
+    """``decode_event`` skips the per-string patterns when the text shows none can fail; over
+    valid events with awkward strings (blank, NBSP, DEL, line separators, escapes, overlong)
+    put anywhere, in any JSON spacing, it decides exactly as the full decoder: the same event,
+    or the same error at the same field."""
+    document = event(event_type)
+    for where, delete, value in edits:
+        places = list(paths(document))
+        _, keys = places[where % len(places)]
+        holder = at(document, keys[:-1])
+        if delete and isinstance(holder, dict):
+            del holder[keys[-1]]
+        else:
+            holder[keys[-1]] = value
+    raw = json.dumps(document, **_RENDERINGS[rendering])
+    assert _decoded(raw) == _full_decode(raw)
