@@ -32,7 +32,7 @@ from posledger.domain.posting.model import DocumentDraft, Parked, SaleRecord, So
 __all__ = ["PricedLine", "price_line", "post_sale", "post_return", "post_exchange", "post_void"]
 
 
-class PricedLine(NamedTuple):
+class PricedLine(msgspec.Struct, frozen=True, gc=False):
     """A document line in the ledger's terms (CONTRACT section 5, "Per line").
 
     ``gross`` and ``discount`` are tax-exclusive; ``total`` is what the customer pays for the
@@ -92,16 +92,18 @@ def _audit_lines(ctx: EventContext, priced: Sequence[PricedLine], part: str) -> 
     for p in priced:
         item = ctx.item(p.line.sku)
         if p.tax != p.expected_tax or item.tax_code != p.line.tax_code:
-            tax_issues.append({"part": part, "line_no": p.line.line_no, "sku": p.line.sku,
-                               "tax_code": p.line.tax_code, "item_tax_code": item.tax_code,
-                               "rate": str(float(p.rate)), "charged": p.tax,
-                               "expected": p.expected_tax})
+            tax_issues.append(_tax_issue(p, item.tax_code, str(float(p.rate)), part))
         if not item.active:
             ctx.find("inactive_item", part=part, line_no=p.line.line_no, sku=p.line.sku)
         if p.line.promo_id is not None:
             _audit_promotion(ctx, p.line, part)
     if tax_issues:
         ctx.find("tax_mismatch", lines=tax_issues)
+
+
+def _tax_issue(p: PricedLine, item_tax_code: str, rate_text: str, part: str) -> dict[str, Any]:
+    return {"part": part, "line_no": p.line.line_no, "sku": p.line.sku, "tax_code": p.line.tax_code,
+            "item_tax_code": item_tax_code, "rate": rate_text, "charged": p.tax, "expected": p.expected_tax}
 
 
 def _audit_promotion(ctx: EventContext, line: SaleLine, part: str) -> None:
@@ -123,15 +125,14 @@ def _audit_promotion(ctx: EventContext, line: SaleLine, part: str) -> None:
                  discount=line.discount, max_discount_pct=str(float(promo.max_discount_pct)), **where)
 
 
-def _audit_totals(ctx: EventContext, totals: Totals | None, priced: Priced) -> None:
-    if totals is None:
+def _audit_totals(ctx: EventContext, totals: Totals | None, net: int, tax: int, gross: int) -> None:
+    if totals is None or ((totals.net is None or totals.net == net) and (totals.tax is None or totals.tax == tax)
+                          and (totals.gross is None or totals.gross == gross)):
         return
-    computed = {"net": priced.net, "tax": priced.tax, "gross": priced.total}
+    computed = {"net": net, "tax": tax, "gross": gross}
     sent = {"net": totals.net, "tax": totals.tax, "gross": totals.gross}
-    differing = {k: {"sent": v, "lines": computed[k]} for k, v in sent.items()
-                 if v is not None and v != computed[k]}
-    if differing:
-        ctx.find("totals_mismatch", totals=differing)
+    ctx.find("totals_mismatch", totals={k: {"sent": v, "lines": computed[k]} for k, v in sent.items()
+                                        if v is not None and v != computed[k]})
 
 
 def _post_tenders(ctx: EventContext, entry: EntryBuilder, tenders: Sequence[Tender], sign: int,
@@ -155,26 +156,82 @@ def _post_tenders(ctx: EventContext, entry: EntryBuilder, tenders: Sequence[Tend
     return cash
 
 
-def _sale_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine],
-               part: str) -> tuple[Priced, list[SoldLine]]:
-    """Revenue, discount, tax and cost of goods for sold lines."""
-    priced = _price(ctx, lines)
-    _audit_lines(ctx, priced, part)
-    entry.credit(acc.GROSS_SALES, priced.gross)
-    entry.debit(acc.DISCOUNTS, priced.discount)
-    entry.credit(acc.SALES_TAX_PAYABLE, priced.tax)
-    location_id = ctx.store.store_id
-    sold = []
-    for p in priced:
-        sku = p.line.sku
-        movement = costing.issue(ctx.position(sku, location_id), p.line.qty,
-                                 ctx.item(sku).standard_cost)
-        ctx.move(movement, sku, location_id, ctx.store.store_id, "sale")
+class Sold(NamedTuple):
+    """Sold lines as posted: the document's sums, its invoice lines, what returns need."""
+
+    net: int
+    tax: int
+    document_lines: list[dict[str, Any]]
+    sold: list[SoldLine]
+
+    @property
+    def total(self) -> int:
+        return self.net + self.tax
+
+
+def _sell(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine], part: str) -> Sold:
+    """Revenue, discount, tax and cost of goods for sold lines, in one pass over them (the hot
+    path: a sale): each line priced, audited, issued from stock at average cost and written as
+    an invoice line. Findings come in the order the return path raises them: the lines' own
+    (inactive item, promotion), then ``tax_mismatch``, then ``negative_stock``."""
+    store = ctx.store
+    items, rules = ctx.master.items, ctx.master.tax_rules
+    region, inclusive, location_id = store.tax_region, store.prices_include_tax, store.store_id
+    result = ctx.result
+    staged, stock, moves, day = result.positions, ctx.state.stock, result.moves, ctx.business_day
+    rates: dict[str, tuple[Rate, str]] = {}  # tax code -> rate and its text, once per event
+    gross_sum = discount_sum = net_sum = tax_sum = cogs_in = cogs_out = 0
+    document_lines: list[dict[str, Any]] = []
+    sold: list[SoldLine] = []
+    tax_issues: list[dict[str, Any]] = []
+    negatives: list[tuple[str, int]] = []
+    for line in lines:
+        code = line.tax_code
+        known = rates.get(code)
+        if known is None:
+            rate = rules[(region, code)].rate
+            known = rates[code] = (rate, str(rate.numerator / rate.denominator))
+        rate, rate_text = known
+        p = price_line(line, rate, inclusive)
+        gross_sum += p.gross
+        discount_sum += p.discount
+        net_sum += p.net
+        tax_sum += p.tax
+        sku = line.sku
+        item = items[sku]
+        if p.tax != p.expected_tax or item.tax_code != code:
+            tax_issues.append(_tax_issue(p, item.tax_code, rate_text, part))
+        if not item.active:
+            ctx.find("inactive_item", part=part, line_no=line.line_no, sku=sku)
+        if line.promo_id is not None:
+            _audit_promotion(ctx, line, part)
+        key = (sku, location_id)
+        before = staged.get(key)
+        movement = costing.issue(before[1] if before is not None else stock(sku, location_id), line.qty,
+                                 item.standard_cost)
+        staged[key] = (location_id, movement.position)
+        moves.append(StockMove(sku, location_id, location_id, movement.qty, movement.value, "sale", day))
+        if movement.position.on_hand < 0:
+            negatives.append((sku, movement.position.on_hand))
         cost = -movement.value
-        entry.debit(acc.COGS, cost)
-        entry.credit(acc.INVENTORY, cost)
-        sold.append(SoldLine(p.line.line_no, sku, p.line.qty, cost))
-    return priced, sold
+        if cost > 0:
+            cogs_in += cost
+        else:
+            cogs_out += cost
+        sold.append(SoldLine(line.line_no, sku, line.qty, cost))
+        document_lines.append(_document_line(p, rate_text))
+    if tax_issues:
+        ctx.find("tax_mismatch", lines=tax_issues)
+    for sku, on_hand in negatives:
+        ctx.find("negative_stock", sku=sku, location_id=location_id, on_hand=on_hand)
+    entry.credit(acc.GROSS_SALES, gross_sum)
+    entry.debit(acc.DISCOUNTS, discount_sum)
+    entry.credit(acc.SALES_TAX_PAYABLE, tax_sum)
+    entry.debit(acc.COGS, cogs_in)  # costs of either sign, as per-line debits would sum them
+    entry.credit(acc.INVENTORY, cogs_in)
+    entry.debit(acc.COGS, cogs_out)
+    entry.credit(acc.INVENTORY, cogs_out)
+    return Sold(net_sum, tax_sum, document_lines, sold)
 
 
 def _return_part(ctx: EventContext, entry: EntryBuilder, lines: Sequence[ReturnLine],
@@ -237,21 +294,24 @@ def _take_from_original(ctx: EventContext, sold: list[SoldLine], sku: str, qty: 
     return None
 
 
+def _document_line(p: PricedLine, rate_text: str) -> dict[str, Any]:
+    line = p.line
+    return {"line_no": line.line_no, "sku": line.sku, "qty": line.qty, "unit_price": line.unit_price,
+            "discount": line.discount, "tax_code": line.tax_code, "rate": rate_text, "net": p.net, "tax": p.tax,
+            "total": p.total}
+
+
 def _document_lines(priced: Sequence[PricedLine]) -> list[dict[str, Any]]:
-    return [{"line_no": p.line.line_no, "sku": p.line.sku, "qty": p.line.qty,
-             "unit_price": p.line.unit_price, "discount": p.line.discount,
-             "tax_code": p.line.tax_code, "rate": str(p.rate.numerator / p.rate.denominator),
-             "net": p.net, "tax": p.tax, "total": p.total} for p in priced]
+    return [_document_line(p, str(p.rate.numerator / p.rate.denominator)) for p in priced]
 
 
-def _document(ctx: EventContext, kind: str, priced: Priced, receipt_no: str,
+def _document(ctx: EventContext, kind: str, lines: list[dict[str, Any]], net: int, tax: int, receipt_no: str,
               currency: str, customer_id: str | None, original_number: str | None,
               tenders: Sequence[Tender], **extra: Any) -> DocumentDraft:
-    net, tax = priced.net, priced.tax
     body: dict[str, Any] = {
         "receipt_no": receipt_no, "currency": currency, "customer_id": customer_id,
         "store_id": ctx.store.store_id, "register_id": ctx.envelope.register_id,
-        "issued_at": ctx.envelope.occurred_at.isoformat(), "lines": _document_lines(priced),
+        "issued_at": ctx.envelope.occurred_at.isoformat(), "lines": lines,
         "totals": {"net": net, "tax": tax, "gross": net + tax},
         "tenders": [{"tender": t.tender, "amount": t.amount} for t in tenders], **extra,
     }
@@ -259,15 +319,6 @@ def _document(ctx: EventContext, kind: str, priced: Priced, receipt_no: str,
                              net + tax, tax, body)
     ctx.result.documents.append(document)
     return document
-
-
-def _record_sale(ctx: EventContext, receipt_no: str, priced: Priced,
-                 sold: Sequence[SoldLine], cash: int, entry_lines: Any) -> None:
-    store_id = ctx.store.store_id
-    ctx.result.sales.append(SaleRecord(
-        store_id, receipt_no, ctx.envelope.event_id, ctx.business_day, ctx.envelope.register_id,
-        None, priced.total, priced.tax, cash, tuple(sold),
-        tuple(entry_lines), tuple(m for m in ctx.result.moves if m.kind == "sale")))
 
 
 def _finish(ctx: EventContext, entry: EntryBuilder, memo: str) -> None:
@@ -286,136 +337,33 @@ def _drawer_cash(ctx: EventContext, cash: int, **figures: int) -> None:
 
 
 def post_sale(ctx: EventContext, sale: Sale) -> None:
-    """``sale.completed`` and ``order.fulfilled``.
-
-    The hot path, so one pass over the lines does what ``_sale_part``, ``_audit_lines`` and
-    ``_document`` do for the other documents: price each line, audit it, issue its stock at
-    average cost and write its invoice line. The entry, the findings (in the same order) and
-    the documents are those of the general helpers; tests/scenarios holds both to the table."""
-    store = ctx.store
-    master = ctx.master
-    items = master.items
-    rules = master.tax_rules
-    region = store.tax_region
-    inclusive = store.prices_include_tax
-    location_id = store.store_id
-    result = ctx.result
-    staged = result.positions
-    stock = ctx.state.stock
-    moves = result.moves
-    day = ctx.business_day
-    rates: dict[str, tuple[int, int, str]] = {}  # tax code -> numerator, denominator, text
-    gross_sum = discount_sum = net_sum = tax_sum = cogs_in = cogs_out = 0
-    document_lines: list[dict[str, Any]] = []
-    sold: list[SoldLine] = []
-    tax_issues: list[dict[str, Any]] | None = None
-    negatives: list[tuple[str, int]] = []
-    for line in sale.lines:
-        code = line.tax_code
-        rate = rates.get(code)
-        if rate is None:
-            fraction = rules[(region, code)].rate
-            numerator, denominator = fraction.numerator, fraction.denominator
-            rate = rates[code] = (numerator, denominator, str(numerator / denominator))
-        numerator, denominator, rate_text = rate
-        qty, unit_price, discount, tax = line.qty, line.unit_price, line.discount, line.tax
-        if inclusive:
-            line_total = qty * unit_price - discount
-            net = line_total - tax
-            discount = round_half_up(discount * denominator, denominator + numerator)
-            gross = net + discount
-            expected_tax = line_total - round_half_up(line_total * denominator, denominator + numerator)
-        else:
-            gross = qty * unit_price
-            net = gross - discount
-            line_total = net + tax
-            expected_tax = round_half_up(net * numerator, denominator)
-        gross_sum += gross
-        discount_sum += discount
-        net_sum += net
-        tax_sum += tax
-        sku = line.sku
-        item = items[sku]
-        if tax != expected_tax or item.tax_code != code:
-            if tax_issues is None:
-                tax_issues = []
-            tax_issues.append({"part": "lines", "line_no": line.line_no, "sku": sku, "tax_code": code,
-                               "item_tax_code": item.tax_code, "rate": rate_text,
-                               "charged": tax, "expected": expected_tax})
-        if not item.active:
-            ctx.find("inactive_item", part="lines", line_no=line.line_no, sku=sku)
-        if line.promo_id is not None:
-            _audit_promotion(ctx, line, "lines")
-        key = (sku, location_id)
-        before = staged.get(key)
-        position = before[1] if before is not None else stock(sku, location_id)
-        movement = costing.issue(position, qty, item.standard_cost)
-        after = movement.position
-        staged[key] = (location_id, after)
-        moves.append(StockMove(sku, location_id, location_id, movement.qty, movement.value, "sale", day))
-        if after.on_hand < 0:
-            negatives.append((sku, after.on_hand))
-        cost = -movement.value
-        if cost > 0:
-            cogs_in += cost
-        else:
-            cogs_out += cost
-        sold.append(SoldLine(line.line_no, sku, qty, cost))
-        document_lines.append({"line_no": line.line_no, "sku": sku, "qty": qty, "unit_price": unit_price,
-                               "discount": line.discount, "tax_code": code, "rate": rate_text, "net": net,
-                               "tax": tax, "total": line_total})
-    if tax_issues:
-        ctx.find("tax_mismatch", lines=tax_issues)
-    for sku, on_hand in negatives:
-        ctx.find("negative_stock", sku=sku, location_id=location_id, on_hand=on_hand)
-    total = net_sum + tax_sum
-    totals = sale.totals
-    if totals is not None and ((totals.net is not None and totals.net != net_sum)
-                               or (totals.tax is not None and totals.tax != tax_sum)
-                               or (totals.gross is not None and totals.gross != total)):
-        computed = {"net": net_sum, "tax": tax_sum, "gross": total}
-        sent = {"net": totals.net, "tax": totals.tax, "gross": totals.gross}
-        ctx.find("totals_mismatch", totals={k: {"sent": v, "lines": computed[k]} for k, v in sent.items()
-                                            if v is not None and v != computed[k]})
+    """``sale.completed`` and ``order.fulfilled``."""
     entry = EntryBuilder()
-    entry.credit(acc.GROSS_SALES, gross_sum)
-    entry.debit(acc.DISCOUNTS, discount_sum)
-    entry.credit(acc.SALES_TAX_PAYABLE, tax_sum)
-    entry.debit(acc.COGS, cogs_in)
-    entry.credit(acc.INVENTORY, cogs_in)
-    entry.debit(acc.COGS, cogs_out)
-    entry.credit(acc.INVENTORY, cogs_out)
+    sold = _sell(ctx, entry, sale.lines, "lines")
+    total = sold.total
+    _audit_totals(ctx, sale.totals, sold.net, sold.tax, total)
     cash = _post_tenders(ctx, entry, sale.tenders, +1, total)
     order_id = sale.order_id
-    built = entry.build(location_id, day, ctx.envelope.register_id,
-                        f"order {order_id} {sale.receipt_no}" if order_id else f"sale {sale.receipt_no}")
-    result.entries.append(built)
-    body: dict[str, Any] = {
-        "receipt_no": sale.receipt_no, "currency": sale.currency, "customer_id": sale.customer_id,
-        "store_id": location_id, "register_id": ctx.envelope.register_id,
-        "issued_at": ctx.envelope.occurred_at.isoformat(), "lines": document_lines,
-        "totals": {"net": net_sum, "tax": tax_sum, "gross": total},
-        "tenders": [{"tender": t.tender, "amount": t.amount} for t in sale.tenders], "channel": sale.channel,
-    }
-    if order_id:
-        body["order_id"] = order_id
-    result.documents.append(DocumentDraft("invoice", location_id, day, None, total, tax_sum, body))
-    result.sales.append(SaleRecord(location_id, sale.receipt_no, ctx.envelope.event_id, day,
-                                   ctx.envelope.register_id, None, total, tax_sum, cash, tuple(sold),
-                                   built.lines, tuple(moves)))
+    _finish(ctx, entry, f"order {order_id} {sale.receipt_no}" if order_id else f"sale {sale.receipt_no}")
+    extra = {"order_id": order_id} if order_id else {}
+    _document(ctx, "invoice", sold.document_lines, sold.net, sold.tax, sale.receipt_no, sale.currency,
+              sale.customer_id, None, sale.tenders, channel=sale.channel, **extra)
+    ctx.result.sales.append(SaleRecord(
+        ctx.store.store_id, sale.receipt_no, ctx.envelope.event_id, ctx.business_day, ctx.envelope.register_id,
+        None, total, sold.tax, cash, tuple(sold.sold), ctx.result.entries[-1].lines, tuple(ctx.result.moves)))
     _drawer_cash(ctx, cash, cash_sales=cash)
-    result.consumed_order_id = order_id
+    ctx.result.consumed_order_id = order_id
 
 
 def post_return(ctx: EventContext, document: Return) -> None:
     entry = EntryBuilder()
     priced, original = _return_part(ctx, entry, document.lines, document.original, "lines")
-    _audit_totals(ctx, document.totals, priced)
+    _audit_totals(ctx, document.totals, priced.net, priced.tax, priced.total)
     total = priced.total
     cash = _post_tenders(ctx, entry, document.tenders, -1, -total)
     _finish(ctx, entry, f"return {document.receipt_no}")
-    _document(ctx, "credit_note", priced, document.receipt_no, document.currency,
-              document.customer_id, original.invoice_number if original else None,
+    _document(ctx, "credit_note", _document_lines(priced), priced.net, priced.tax, document.receipt_no,
+              document.currency, document.customer_id, original.invoice_number if original else None,
               document.tenders, reason=document.reason,
               original=_original_doc(document.original))
     _drawer_cash(ctx, cash, cash_refunds=-cash)
@@ -429,22 +377,22 @@ def post_exchange(ctx: EventContext, document: Exchange) -> None:
     entry = EntryBuilder()
     returned, original = _return_part(ctx, entry, document.return_lines, document.original,
                                       "return_lines")
-    sold_priced, sold = _sale_part(ctx, entry, document.sale_lines, "sale_lines")
-    balance = sold_priced.total - returned.total
+    sold = _sell(ctx, entry, document.sale_lines, "sale_lines")
+    balance = sold.total - returned.total
     cash = _post_tenders(ctx, entry, document.tenders, +1, balance)
     _finish(ctx, entry, f"exchange {document.receipt_no}")
     if returned:
-        _document(ctx, "credit_note", returned, document.receipt_no, document.currency,
-                  document.customer_id, original.invoice_number if original else None, (),
+        _document(ctx, "credit_note", _document_lines(returned), returned.net, returned.tax, document.receipt_no,
+                  document.currency, document.customer_id, original.invoice_number if original else None, (),
                   reason="exchange", original=_original_doc(document.original))
-    if sold_priced:
-        _document(ctx, "invoice", sold_priced, document.receipt_no, document.currency,
+    if sold.sold:
+        _document(ctx, "invoice", sold.document_lines, sold.net, sold.tax, document.receipt_no, document.currency,
                   document.customer_id, None, document.tenders, channel="store")
         # A void of an exchange reverses the whole document: its entry and all its moves.
         ctx.result.sales.append(SaleRecord(
             ctx.store.store_id, document.receipt_no, ctx.envelope.event_id, ctx.business_day,
-            ctx.envelope.register_id, None, balance, sold_priced.tax - returned.tax, cash, tuple(sold), ctx.result.entries[-1].lines,
-            tuple(ctx.result.moves)))
+            ctx.envelope.register_id, None, balance, sold.tax - returned.tax, cash, tuple(sold.sold),
+            ctx.result.entries[-1].lines, tuple(ctx.result.moves)))
     _drawer_cash(ctx, cash, cash_sales=max(cash, 0), cash_refunds=max(-cash, 0))
 
 
