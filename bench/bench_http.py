@@ -13,12 +13,16 @@ passes or fails.
 3. lag: 2,000 events/s in batches of 100; sale-to-posted lag p50/p99 from the hub's histogram.
 4. scale-out (only when asked: --only scale-out): PostgreSQL + NATS + 1 and 2 `posledger worker`
    processes, batches of 100; lag p50/p99 from the log (posted_at - accepted_at).
+   scale-out-lean: the same hub fed by the lean client, as fast as it answers or paced with
+   --lean-rate; e.g. the 3,000/s target:
+       python bench/bench_http.py --only scale-out-lean --workers 2 --events 60000 --lean-rate 3000
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +118,10 @@ def lag_from_database(database_url: str) -> dict[str, float]:
             "posted_per_second_db": round(len(lags) / max(last - first, 1e-9), 1)}
 
 
-def scale_out_scenario(seconds: float, rate: float, workers: int) -> dict[str, Any]:
-    """serve (ingest only) + NATS + `workers` posting workers, all on PostgreSQL."""
+@contextlib.contextmanager
+def scale_out_hub(workers: int) -> Iterator[tuple[str, str]]:
+    """serve (ingest only) + NATS + ``workers`` posting workers, all on a PostgreSQL database of
+    their own: yields the hub's URL and the database URL, and takes it all down afterwards."""
     import shutil
     import uuid
 
@@ -143,20 +150,7 @@ def scale_out_scenario(seconds: float, rate: float, workers: int) -> dict[str, A
                 processes.append(subprocess.Popen([sys.executable, "-m", "posledger.entrypoints.cli", "worker"],
                                                   env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                                                   stderr=subprocess.DEVNULL))
-            outbox = Outbox(Path(directory) / "outbox.db")
-            fleet = Fleet(FleetConfig(url, ADMIN, stores=10, registers=5, rate=rate, duration=seconds, batch=100,
-                                      opening_stock=1_000_000, drain_timeout=600), outbox)
-            summary = asyncio.run(fleet.run())
-            outbox.close()
-            deadline = time.monotonic() + 900
-            with psycopg.connect(database_url, autocommit=True) as connection:
-                while time.monotonic() < deadline:
-                    left = connection.execute("SELECT COUNT(*) FROM events WHERE status = 'accepted'").fetchone()
-                    if left and left[0] == 0:
-                        break
-                    time.sleep(0.5)
-            return {"scenario": f"postgres+nats, {workers} worker(s)", "offered_rate": rate, **summary,
-                    **lag_from_database(database_url)}
+            yield url, database_url
         finally:
             for process in processes:
                 process.terminate()
@@ -166,6 +160,41 @@ def scale_out_scenario(seconds: float, rate: float, workers: int) -> dict[str, A
                     process.kill()
             with psycopg.connect(PG_URL, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_posted(database_url: str, timeout: float = 900) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            left = connection.execute("SELECT COUNT(*) FROM events WHERE status = 'accepted'").fetchone()
+            if left and left[0] == 0:
+                return
+            time.sleep(0.2)
+
+
+def scale_out_scenario(seconds: float, rate: float, workers: int) -> dict[str, Any]:
+    """The simulator against serve + NATS + ``workers`` posting workers on PostgreSQL."""
+    with scale_out_hub(workers) as (url, database_url), tempfile.TemporaryDirectory() as directory:
+        outbox = Outbox(Path(directory) / "outbox.db")
+        fleet = Fleet(FleetConfig(url, ADMIN, stores=10, registers=5, rate=rate, duration=seconds, batch=100,
+                                  opening_stock=1_000_000, drain_timeout=600), outbox)
+        summary = asyncio.run(fleet.run())
+        outbox.close()
+        wait_posted(database_url)
+        return {"scenario": f"postgres+nats, {workers} worker(s)", "offered_rate": rate, **summary,
+                **lag_from_database(database_url)}
+
+
+def scale_out_lean_scenario(total: int, connections: int, workers: int, rate: float | None) -> dict[str, Any]:
+    """The lean, independent client against serve + NATS + ``workers`` posting workers on
+    PostgreSQL: ``total`` events, as fast as the hub answers or paced at ``rate`` events/s."""
+    with scale_out_hub(workers) as (url, database_url):
+        sent = lean_send(url, total, connections, rate=rate)
+        wait_posted(database_url)
+        return {"scenario": f"postgres+nats, {workers} worker(s), lean client", "offered_rate": rate, **sent,
+                **lag_from_database(database_url)}
 
 
 def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, registers: int) -> dict[str, Any]:
@@ -210,13 +239,12 @@ def pregenerated_batches(total: int, batch: int, stores: int, registers: int, fl
     return bodies
 
 
-def lean_client_scenario(total: int, connections: int, batch: int = 100, stores: int = 10,
-                         registers: int = 5) -> dict[str, Any]:
-    """The hub alone as fast as it goes: an independent client (its own process, the request
-    bodies made before the clock starts, no outbox) sends ``total`` events in batches of
-    ``batch`` over ``connections`` keep-alive connections; accepted/s while sending, posted/s
-    until the last one posted. What the simulator itself costs (about as much CPU as posting:
-    it keeps an on-disk outbox) is left out, so this measures the server."""
+def lean_send(url: str, total: int, connections: int, batch: int = 100, stores: int = 10, registers: int = 5,
+              rate: float | None = None) -> dict[str, Any]:
+    """The lean, independent client: master data and opening stock first, then ``total`` events
+    of a simulated fleet in batches of ``batch`` over ``connections`` keep-alive connections (its
+    own threads; the request bodies made before the clock starts, no outbox), as fast as the hub
+    answers or, with ``rate``, paced at that many events per second. Figures while sending."""
     import http.client
     import threading
     import uuid
@@ -224,58 +252,71 @@ def lean_client_scenario(total: int, connections: int, batch: int = 100, stores:
     from posledger.simulator.fleet import master_data
 
     fleet = f"L{uuid.uuid4().hex[:6]}"
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    document = master_data(stores, registers, fleet)
+    httpx.post(f"{url}/v1/master-data", json=document, headers=headers, timeout=60).raise_for_status()
+    opening = [{"event_id": f"{fleet}-OPEN-{store['store_id']}", "type": "stock.received",
+                "store_id": store["store_id"], "register_id": None, "occurred_at": "2026-11-27T06:00:00Z",
+                "payload": {"location_id": store["store_id"], "reference": "opening stock",
+                            "lines": [{"sku": item["sku"], "qty": 1_000_000, "unit_cost": item["standard_cost"]}
+                                      for item in document["items"]]}} for store in document["stores"]]
+    httpx.post(f"{url}/v1/events", json=opening, headers=headers, timeout=60).raise_for_status()
+    while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
+        time.sleep(0.1)
+    # Each connection sends whole registers' batches, so every register's events arrive in order.
+    bodies = pregenerated_batches(total, batch, stores, registers, fleet)
+    tills = stores * registers
+    shares = [[(index, body) for index, body in enumerate(bodies) if (index % tills) % connections == c]
+              for c in range(connections)]
+    host, port = url.removeprefix("http://").split(":")
+    accepted = [0] * connections
+    failures: list[str] = []
+    started = time.monotonic()
+
+    def send(number: int) -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=120)
+        for index, body in shares[number]:
+            if rate:  # batch ``index`` is due when the offered rate has reached it
+                due = started + index * batch / rate - time.monotonic()
+                if due > 0:
+                    time.sleep(due)
+            connection.request("POST", "/v1/events", body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status >= 300:
+                failures.append(f"{response.status} {answer[:200]!r}")
+                continue
+            accepted[number] += sum(1 for r in json.loads(answer)["results"] if r["status"] == "accepted")
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(number,)) for number in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
+    return {"events": total, "batch": batch, "connections": connections, "registers": tills,
+            "accepted": sum(accepted), "failed_requests": len(failures),
+            "first_failure": failures[0] if failures else None,
+            "accepted_per_second": round(sum(accepted) / seconds, 1), "send_seconds": round(seconds, 2),
+            "started": started}
+
+
+def lean_client_scenario(total: int, connections: int) -> dict[str, Any]:
+    """The SQLite hub alone as fast as it goes, fed by the lean client (lean_send): accepted/s
+    while sending, posted/s until the last one posted. What the simulator itself costs (about as
+    much CPU as posting: it keeps an on-disk outbox) is left out, so this measures the server."""
     with tempfile.TemporaryDirectory() as directory:
         server, url = start_server(Path(directory))
         try:
-            headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
-            document = master_data(stores, registers, fleet)
-            httpx.post(f"{url}/v1/master-data", json=document, headers=headers, timeout=60).raise_for_status()
-            opening = [{"event_id": f"{fleet}-OPEN-{store['store_id']}", "type": "stock.received",
-                        "store_id": store["store_id"], "register_id": None, "occurred_at": "2026-11-27T06:00:00Z",
-                        "payload": {"location_id": store["store_id"], "reference": "opening stock",
-                                    "lines": [{"sku": item["sku"], "qty": 1_000_000, "unit_cost": item["standard_cost"]}
-                                              for item in document["items"]]}} for store in document["stores"]]
-            httpx.post(f"{url}/v1/events", json=opening, headers=headers, timeout=60).raise_for_status()
-            while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
-                time.sleep(0.1)
-            # Each connection sends whole registers' batches, so every register's events arrive in order.
-            bodies = pregenerated_batches(total, batch, stores, registers, fleet)
-            tills = stores * registers
-            shares = [[body for index, body in enumerate(bodies) if (index % tills) % connections == c]
-                      for c in range(connections)]
-            host, port = url.removeprefix("http://").split(":")
-            accepted = [0] * connections
-            failures: list[str] = []
-
-            def send(number: int) -> None:
-                connection = http.client.HTTPConnection(host, int(port), timeout=120)
-                for body in shares[number]:
-                    connection.request("POST", "/v1/events", body=body, headers=headers)
-                    response = connection.getresponse()
-                    answer = response.read()
-                    if response.status >= 300:
-                        failures.append(f"{response.status} {answer[:200]!r}")
-                        continue
-                    accepted[number] += sum(1 for r in json.loads(answer)["results"] if r["status"] == "accepted")
-                connection.close()
-
-            started = time.monotonic()
-            threads = [threading.Thread(target=send, args=(number,)) for number in range(connections)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            sent = time.monotonic() - started
+            sent = lean_send(url, total, connections)
+            started = sent.pop("started")
             while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
                 time.sleep(0.05)
             all_posted = time.monotonic() - started
-            return {"scenario": "throughput, lean client", "events": total, "batch": batch,
-                    "connections": connections, "registers": tills, "accepted": sum(accepted),
-                    "failed_requests": len(failures), "first_failure": failures[0] if failures else None,
-                    "accepted_per_second": round(sum(accepted) / sent, 1),
-                    "posted_per_second": round(sum(accepted) / all_posted, 1),
-                    "send_seconds": round(sent, 2), "all_posted_seconds": round(all_posted, 2),
-                    **lag_quantiles(url), **server_accept_latency(url)}
+            return {"scenario": "throughput, lean client", **sent,
+                    "posted_per_second": round(sent["accepted"] / all_posted, 1),
+                    "all_posted_seconds": round(all_posted, 2), **lag_quantiles(url), **server_accept_latency(url)}
         finally:
             server.terminate()
             server.wait(30)
@@ -283,12 +324,15 @@ def lean_client_scenario(total: int, connections: int, batch: int = 100, stores:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["throughput", "lean", "latency", "lag", "scale-out"], action="append")
+    parser.add_argument("--only", choices=["throughput", "lean", "latency", "lag", "scale-out", "scale-out-lean"],
+                        action="append")
     parser.add_argument("--events", type=int, default=100_000, help="lean: events the lean client sends")
     parser.add_argument("--connections", type=int, default=4, help="lean: keep-alive connections")
     parser.add_argument("--workers", type=int, action="append", help="scale-out: worker counts (default 1 and 2)")
     parser.add_argument("--seconds", type=float, default=60.0, help="sustained seconds for throughput")
     parser.add_argument("--rate", type=float, default=5000.0, help="offered events/s for throughput")
+    parser.add_argument("--lean-rate", type=float,
+                        help="scale-out-lean: offered events/s (default: as fast as the hub answers)")
     args = parser.parse_args()
     chosen = args.only or ["throughput", "lean", "latency", "lag"]
     print(f"posledger HTTP benchmarks: {os.cpu_count()} cores, Python {sys.version.split()[0]}; the simulator "
@@ -305,6 +349,11 @@ def main() -> None:
     if "scale-out" in chosen:
         for workers in args.workers or [1, 2]:
             print(json.dumps(scale_out_scenario(args.seconds, args.rate, workers)), flush=True)
+    if "scale-out-lean" in chosen:
+        for workers in args.workers or [1, 2]:
+            figures = scale_out_lean_scenario(args.events, args.connections, workers, args.lean_rate)
+            figures.pop("started")
+            print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

@@ -278,6 +278,13 @@ _V1_ROWS = [
     "('S1-R1-1', 1, 'A', 'S1', 'S1', -1, -350, 'sale', '2026-11-22')",
     "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value, last_cost_qty) "
     "VALUES ('A', 'S1', 'S1', 1, 350, 700, 2)",
+    "INSERT INTO documents (number, series, sequence, kind, store_id, event_id, business_day, original_number, "
+    "total, tax, body) VALUES ('S1-INV-00000001', 'S1-INV', 1, 'invoice', 'S1', 'S1-R1-1', '2026-11-22', NULL, "
+    "1414, 115, '{}')",
+    "INSERT INTO document_series (series, last_number) VALUES ('S1-INV', 1)",
+    "INSERT INTO sales (store_id, receipt_no, event_id, business_day, register_id, invoice_number, total, tax, "
+    "cash, lines, voided) VALUES ('S1', 'R1-1', 'S1-R1-1', '2026-11-22', 'S1-R1', 'S1-INV-00000001', 1414, 115, "
+    "1414, '[[1, \"A\", 1, 350, 0]]', 0)",
     "INSERT INTO exceptions (type, status, store_id, detail, created_at) VALUES "
     "('tax_mismatch', 'open', 'S1', '{}', '2026-11-22T15:00:00+00:00'), "
     "('tax_mismatch', 'resolved', 'S1', '{}', '2026-11-22T15:00:00+00:00')",
@@ -299,6 +306,13 @@ def _assert_version_1_data_carried_over(factory: object) -> None:
         assert [(ln.entry_id, ln.line_no, ln.event_id, ln.debit, ln.credit) for ln in lines] == [
             (1, 1, "S1-PO-1", 700, 0), (2, 5, "S1-R1-1", 0, 350)]
         assert [m.qty for m in uow.queries.moves_for_event("S1-R1-1")] == [-1]  # type: ignore[attr-defined]
+        # Entries and documents found by the event's offset (0004), documents by their number.
+        documents = uow.queries.documents_for_event("S1-R1-1")  # type: ignore[attr-defined]
+        assert [(d.number, d.event_offset) for d in documents] == [("S1-INV-00000001", 2)]
+        assert uow.queries.document("S1-INV-00000001").draft.total == 1414  # type: ignore[attr-defined]
+        assert uow.queries.document("S1-INV-1") is None  # type: ignore[attr-defined]
+        sale = uow.ledger.load_sale("S1", "R1-1")  # type: ignore[attr-defined]
+        assert [(ln.account, ln.debit, ln.credit) for ln in sale.journal_lines][:2] == [("1000", 1414, 0), ("4000", 0, 1299)]
         assert uow.exceptions.open_counts() == {"tax_mismatch": 1}  # type: ignore[attr-defined]
         report = check_invariants(uow)  # type: ignore[arg-type]
         assert report.ok, report

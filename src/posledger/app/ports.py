@@ -98,13 +98,15 @@ class IssuedDocument(msgspec.Struct, frozen=True, gc=False):
     series: str
     sequence: int
     event_id: str
+    event_offset: int  # the event's place in the log
     draft: DocumentDraft
 
 
 class PostingWrites(msgspec.Struct):
     """Everything one posting batch writes, in one transaction with the consumer position."""
 
-    entries: list[tuple[str, int, JournalEntry]] = msgspec.field(default_factory=list)  # event_id, entry_no
+    # The event's log offset and id, the entry's number within the event, the entry.
+    entries: list[tuple[int, str, int, JournalEntry]] = msgspec.field(default_factory=list)
     moves: list[tuple[int, StockMove]] = msgspec.field(default_factory=list)  # the event's log offset
     positions: dict[tuple[str, str], tuple[str, StockPosition]] = msgspec.field(default_factory=dict)
     # Each position as the batch read it (None: no row). The write checks nobody changed it

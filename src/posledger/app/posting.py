@@ -31,7 +31,15 @@ from posledger.domain.costing import StockPosition
 from posledger.domain.errors import InvalidInput
 from posledger.domain.events import Event
 from posledger.domain.master import MasterData
-from posledger.domain.posting import Drawer, Parked, Posted, SaleRecord, post_event, stock_keys
+from posledger.domain.posting import (
+    Drawer,
+    Parked,
+    Posted,
+    SaleRecord,
+    document_number,
+    post_event,
+    stock_keys,
+)
 
 __all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
 
@@ -163,7 +171,7 @@ class BatchState:
         """Stage what one event posted. Returns the sale keys it posted (for waiting voids)."""
         writes = self.writes
         for entry_no, entry in enumerate(posted.entries, start=1):
-            writes.entries.append((event_id, entry_no, entry))
+            writes.entries.append((offset, event_id, entry_no, entry))
         for move in posted.moves:
             writes.moves.append((offset, move))
         for key, (store_id, position) in posted.positions.items():
@@ -174,8 +182,8 @@ class BatchState:
         for draft in posted.documents:
             series = document_series(draft.store_id, draft.kind)
             sequence = self._next_number(series)
-            number = f"{series}-{sequence:08d}"
-            writes.documents.append(IssuedDocument(number, series, sequence, event_id, draft))
+            number = document_number(series, sequence)
+            writes.documents.append(IssuedDocument(number, series, sequence, event_id, offset, draft))
             if draft.kind == "invoice" and invoice_number is None:
                 invoice_number = number
         posted_receipts = []

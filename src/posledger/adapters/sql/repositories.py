@@ -25,7 +25,14 @@ from posledger.app.ports import (
 )
 from posledger.domain.costing import StockPosition
 from posledger.domain.journal import JournalLine
-from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, SoldLine, StockMove
+from posledger.domain.posting import (
+    DocumentDraft,
+    Drawer,
+    SaleRecord,
+    SoldLine,
+    StockMove,
+    parse_document_number,
+)
 
 _EVENT_COLUMNS = 'events."offset", event_id, type, store_id, register_id, seq, body, body_hash, accepted_at, status'
 
@@ -225,8 +232,10 @@ def _json(value: Any) -> str:
 
 
 _MOVE_COLUMNS = "sku, location_id, store_id, qty, value, kind, business_day"
-_MOVES_OF_EVENT = (f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset = "
-                   '(SELECT "offset" FROM events WHERE event_id = ?) ORDER BY move_no')
+# Entries, moves and documents name their event by its log offset (integers in acceptance
+# order append at the end of their indexes); a read by event id looks the offset up first.
+_OFFSET_OF_EVENT = '(SELECT "offset" FROM events WHERE event_id = ?)'
+_MOVES_OF_EVENT = f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset = {_OFFSET_OF_EVENT} ORDER BY move_no"
 
 _ADD_TO_ACCOUNT_BALANCE = (
     "account_balances", ("store_id", "account", "debit", "credit"),
@@ -295,7 +304,8 @@ class SqlLedger:
         event_id = row[0]
         journal = tuple(JournalLine(str(r[0]), int(r[1]), int(r[2])) for r in self.db.fetchall(
             "SELECT l.account, l.debit, l.credit FROM journal_entries e JOIN journal_lines l "
-            "ON l.entry_id = e.entry_id WHERE e.event_id = ? ORDER BY e.entry_no, l.line_no", (event_id,)))
+            f"ON l.entry_id = e.entry_id WHERE e.event_offset = {_OFFSET_OF_EVENT} ORDER BY e.entry_no, l.line_no",
+            (event_id,)))
         moves = tuple(_move(r) for r in self.db.fetchall(
             _MOVES_OF_EVENT, (event_id,)))
         lines = tuple(SoldLine(*line) for line in json.loads(row[7]))
@@ -356,11 +366,11 @@ class SqlLedger:
         daily: dict[tuple[str, str, str], list[int]] = {}
         days: dict[date, str] = {}  # each business day's text, made once per batch
         entry_ids = db.next_ids("journal_entries", "entry_id", len(writes.entries)) if writes.entries else []
-        for entry_id, (event_id, entry_no, entry) in zip(entry_ids, writes.entries, strict=True):
+        for entry_id, (offset, event_id, entry_no, entry) in zip(entry_ids, writes.entries, strict=True):
             business_day = entry.business_day
             day = days.get(business_day) or days.setdefault(business_day, business_day.isoformat())
             store = entry.store_id
-            entries.append((entry_id, event_id, entry_no, store, day, entry.register_id, entry.memo))
+            entries.append((entry_id, offset, event_id, entry_no, store, day, entry.register_id, entry.memo))
             for line_no, line in enumerate(entry.lines, start=1):
                 account, debit, credit = line.account, line.debit, line.credit
                 lines.append((entry_id, line_no, account, debit, credit))
@@ -379,8 +389,8 @@ class SqlLedger:
             else:
                 total[0] += debit
                 total[1] += credit
-        db.insert_many("journal_entries", ("entry_id", "event_id", "entry_no", "store_id", "business_day",
-                                           "register_id", "memo"), entries)
+        db.insert_many("journal_entries", ("entry_id", "event_offset", "event_id", "entry_no", "store_id",
+                                           "business_day", "register_id", "memo"), entries)
         db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), lines)
         # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
         db.upsert_many(*_ADD_TO_ACCOUNT_BALANCE[:2], [(*key, *total) for key, total in sorted(running.items())],
@@ -398,9 +408,9 @@ class SqlLedger:
         db.insert_many("stock_moves", ("move_id", "event_offset", "move_no", *_MOVE_COLUMNS.split(", ")), moves)
         self._write_positions(writes)
         db.insert_many(
-            "documents", ("number", "series", "sequence", "kind", "store_id", "event_id", "business_day",
-                          "original_number", "total", "tax", "body"),
-            [(d.number, d.series, d.sequence, d.draft.kind, d.draft.store_id, d.event_id,
+            "documents", ("number", "series", "sequence", "kind", "store_id", "event_offset", "event_id",
+                          "business_day", "original_number", "total", "tax", "body"),
+            [(d.number, d.series, d.sequence, d.draft.kind, d.draft.store_id, d.event_offset, d.event_id,
               d.draft.business_day.isoformat(), d.draft.original_number, d.draft.total, d.draft.tax,
               _json(d.draft.body)) for d in writes.documents])
         db.executemany("INSERT INTO document_series (series, last_number) VALUES (?, ?) "
@@ -648,9 +658,9 @@ class SqlQueries:
         params: list[Any] = [after[0], after[0], after[1]]
         for column, value in (("l.account", account), ("e.store_id", store_id),
                               ("e.business_day", business_day.isoformat() if business_day else None),
-                              ("e.event_id", event_id)):
+                              ("e.event_offset", event_id)):
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"{column} = {_OFFSET_OF_EVENT}" if column == "e.event_offset" else f"{column} = ?")
                 params.append(value)
         if account is not None and store_id is None and event_id is None:
             # Account-only drill-down: walk the account's lines in posting order (its index),
@@ -684,12 +694,15 @@ class SqlQueries:
         return [StockRow(r[0], r[1], r[2], _position(r[3:7]), int(r[7])) for r in rows]
 
     def documents_for_event(self, event_id: str) -> list[IssuedDocument]:
-        rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents WHERE event_id = ? ORDER BY number",
-                                (event_id,))
+        rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents WHERE event_offset = {_OFFSET_OF_EVENT} "
+                                "ORDER BY series, sequence", (event_id,))
         return [_document(r) for r in rows]
 
     def document(self, number: str) -> IssuedDocument | None:
-        row = self.db.fetchone(f"SELECT {_DOC_COLUMNS} FROM documents WHERE number = ?", (number,))
+        key = parse_document_number(number)
+        if key is None:
+            return None
+        row = self.db.fetchone(f"SELECT {_DOC_COLUMNS} FROM documents WHERE series = ? AND sequence = ?", key)
         return _document(row) if row else None
 
     def moves_for_event(self, event_id: str) -> list[StockMove]:
@@ -712,22 +725,22 @@ class SqlQueries:
         return result
 
     def postings_per_event(self) -> dict[str, int]:
-        rows = self.db.fetchall("SELECT event_id, COUNT(*) FROM journal_entries WHERE entry_no = 1 "
-                                "GROUP BY event_id HAVING COUNT(*) > 1")
+        rows = self.db.fetchall("SELECT MIN(event_id), COUNT(*) FROM journal_entries WHERE entry_no = 1 "
+                                "GROUP BY event_offset HAVING COUNT(*) > 1")
         return {r[0]: int(r[1]) for r in rows}
 
     def drawers(self) -> list[Drawer]:
         return [_drawer(r[0]) for r in self.db.fetchall("SELECT state FROM drawers ORDER BY register_id")]
 
 
-_DOC_COLUMNS = ("number, series, sequence, event_id, kind, store_id, business_day, original_number, "
-                "total, tax, body")
+_DOC_COLUMNS = ("number, series, sequence, event_id, event_offset, kind, store_id, business_day, "
+                "original_number, total, tax, body")
 
 
 def _document(row: Row) -> IssuedDocument:
-    draft = DocumentDraft(row[4], row[5], date.fromisoformat(row[6]), row[7], int(row[8]), int(row[9]),
-                          json.loads(row[10]))
-    return IssuedDocument(row[0], row[1], int(row[2]), row[3], draft)
+    draft = DocumentDraft(row[5], row[6], date.fromisoformat(row[7]), row[8], int(row[9]), int(row[10]),
+                          json.loads(row[11]))
+    return IssuedDocument(row[0], row[1], int(row[2]), row[3], int(row[4]), draft)
 
 
 def _sums(rows: list[Row], width: int) -> dict[Any, tuple[int, int]]:
@@ -832,10 +845,10 @@ class SqlChecks:
 
     def events_posted_twice(self, after_entry_id: int) -> list[str]:
         """Events with a second first entry among those posted after the position. The unique
-        key (event_id, entry_no) makes this impossible by design; the check proves the key."""
+        key (event_offset, entry_no) makes this impossible by design; the check proves the key."""
         rows = self.db.fetchall(
             "SELECT e.event_id FROM journal_entries e WHERE e.entry_id > ? AND e.entry_no = 1 AND "
-            "(SELECT COUNT(*) FROM journal_entries o WHERE o.event_id = e.event_id AND o.entry_no = 1) > 1",
+            "(SELECT COUNT(*) FROM journal_entries o WHERE o.event_offset = e.event_offset AND o.entry_no = 1) > 1",
             (after_entry_id,))
         return sorted({r[0] for r in rows})
 

@@ -38,6 +38,8 @@ from posledger.domain.posting.model import (
     SaleRecord,
     SoldLine,
     StockMove,
+    document_number,
+    parse_document_number,
 )
 from posledger.domain.posting.sales import post_exchange, post_return, post_sale, post_void
 from posledger.domain.posting.stock import (
@@ -49,7 +51,8 @@ from posledger.domain.posting.stock import (
 
 __all__ = [
     "post_event", "missing_master_data", "stock_keys", "Outcome", "Posted", "Parked", "PostingState",
-    "SaleRecord", "SoldLine", "Drawer", "DocumentDraft", "Finding", "StockMove",
+    "SaleRecord", "SoldLine", "Drawer", "DocumentDraft", "Finding", "StockMove", "document_number",
+    "parse_document_number",
 ]
 
 

@@ -50,6 +50,20 @@ class DocumentDraft(msgspec.Struct, frozen=True, gc=False):
     body: dict[str, Any]
 
 
+def document_number(series: str, sequence: int) -> str:
+    """A document's number: its series and its place in it (``S001-INV-00000042``)."""
+    return f"{series}-{sequence:08d}"
+
+
+def parse_document_number(number: str) -> tuple[str, int] | None:
+    """The (series, sequence) a number was written from; None for anything no document has."""
+    series, _, digits = number.rpartition("-")
+    if not series or not digits.isascii() or not digits.isdigit():
+        return None
+    sequence = int(digits)
+    return (series, sequence) if document_number(series, sequence) == number else None
+
+
 class SoldLine(msgspec.Struct, frozen=True, gc=False):
     line_no: int
     sku: str
