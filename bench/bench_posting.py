@@ -1,12 +1,15 @@
 """Benchmark: N sale events posted end to end, in process, on SQLite.
 
 Each event: validation, log append, posting (stock, GL, invoice) and a durable commit
-(WAL, synchronous=FULL), in batches as the batch importer does. Prints events per second and
-peak memory (max RSS). Never passes or fails.
+(WAL, synchronous=FULL), in chunks as `posledger import` does (the events written to a file
+first, outside the clock; validation in a child process ahead of posting, as the importer
+does). Prints events per second, this process's CPU µs per event and peak memory (max RSS).
+Never passes or fails.
 
     ./dev bench                     # N = 10,000 and 200,000
     ./dev bench --n 50000 --batch 1000 --profile
-    ./dev bench --n 10000 --phases  # µs per event per phase: where the time goes
+    ./dev bench --n 10000 --phases  # µs per event per phase: where the time goes (checked here)
+    ./dev bench --n 200000 --check-here  # validation in the posting process: one core
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from posledger.adapters.sql.unit_of_work import SqlUnitOfWork  # noqa: E402
 from posledger.adapters.sqlite import SqliteUnitOfWork  # noqa: E402
 from posledger.app import ingest as ingest_module  # noqa: E402
 from posledger.app import posting as posting_module  # noqa: E402
-from posledger.app.batch_import import ingest_and_post  # noqa: E402
+from posledger.app.batch_import import checked_chunks, import_checked  # noqa: E402
 from posledger.app.clock import SystemClock  # noqa: E402
 from posledger.app.event_cache import EventCache  # noqa: E402
 from posledger.app.ingest import ingest  # noqa: E402
@@ -45,6 +47,7 @@ from posledger.app.posting import PostingEngine  # noqa: E402
 from posledger.app.queries import check_invariants  # noqa: E402
 from posledger.domain import codec as codec_module  # noqa: E402
 from posledger.domain.money import apply_rate, parse_rate  # noqa: E402
+from posledger.entrypoints.check_ahead import checked_ahead  # noqa: E402
 
 STORES = 50
 REGISTERS_PER_STORE = 4
@@ -157,11 +160,12 @@ def _open(directory: str, database_url: str | None) -> tuple[Any, Callable[[], f
     return uow, size
 
 
-def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: str | None = None) -> dict[str, Any]:
+def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: str | None = None,
+        check_here: bool = False) -> dict[str, Any]:
     timer = Phases() if phases else None
     if timer is not None:
         timer.install()
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, tempfile.TemporaryDirectory() as events_directory:
         uow, database_size = _open(directory, database_url)
         clock = SystemClock()
         load_master_data(uow, master(), clock=clock)
@@ -175,29 +179,27 @@ def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: s
                                       "lines": [{"sku": f"SKU-{i:05d}", "qty": 10_000, "unit_cost": 250 + i * 3}
                                                 for i in range(SKUS)]}}], clock=clock, cache=cache)
         engine.run()
+        # Event generation is the POS's work, not ours: the events are written to a file first,
+        # outside the clock, and imported from it as `posledger import` does (without its
+        # process start): chunks of ``batch`` lines, each appended and posted in one transaction,
+        # checked ahead by a child process unless ``check_here``.
+        source = Path(events_directory) / "sales.jsonl"
+        with source.open("wb") as out:
+            encoder = msgspec.json.Encoder()
+            for event in sales(n):
+                out.write(encoder.encode(event) + b"\n")
         profiler = cProfile.Profile() if profile else None
-        stream = sales(n)
-        decoder = msgspec.json.Decoder()
-        done = 0
-        elapsed = 0.0
-        cpu = 0.0  # this process's CPU time: steadier than wall time on a shared machine
-        while done < n:
-            # Event generation is the POS's work, not ours: keep it out of the clock.
-            raws = [json.dumps(event).encode() for event in islice(stream, batch)]
-            started, cpu_started = time.perf_counter(), time.process_time()
-            if profiler:
-                profiler.enable()
-            # As `posledger import` does: each event's JSON decoded to an object (canonical body,
-            # card check), then its canonical body into the typed structs; the chunk appended and
-            # posted in one transaction.
-            chunk = [decoder.decode(raw) for raw in raws]
-            results, _ = ingest_and_post(uow, engine, chunk, clock=clock, source="bench", cache=cache)
-            if profiler:
-                profiler.disable()
-            elapsed += time.perf_counter() - started
-            cpu += time.process_time() - cpu_started
-            assert all(r.status == "accepted" for r in results)
-            done += len(raws)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        with source.open("rb") as handle:
+            chunks = checked_chunks(handle, batch, "bench") if check_here else checked_ahead(source, batch, "bench")
+            report = import_checked(uow, engine, chunks, clock=clock, cache=cache)
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started  # this process's CPU: steadier than wall time on a shared machine
+        assert report.accepted == n and not report.problems, report.problems[:3]
         with uow() as unit:
             ok = check_invariants(unit).ok
             counts = unit.events.counts()
@@ -209,7 +211,7 @@ def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: s
         for name, us in timer.per_event_us(n, elapsed).items():
             print(f"  {name:<52} {us:>8.1f} µs/event", file=sys.stderr)
     return {"n": n, "seconds": round(elapsed, 2), "events_per_second": round(n / elapsed),
-            "cpu_us_per_event": round(cpu / n * 1e6, 1),
+            "cpu_us_per_event": round(cpu / n * 1e6, 1), "checked": "here" if check_here else "ahead",
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "posted": counts.get("posted", 0) - STORES, "invariants_hold": ok, "db_mb": round(db_mb, 1),
             "backend": "postgresql" if database_url else "sqlite"}
@@ -223,6 +225,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed part")
     parser.add_argument("--phases", action="store_true",
                         help="print µs per event per phase (validate, card check, rules, rows, commits)")
+    parser.add_argument("--check-here", action="store_true",
+                        help="validate in the posting process instead of a child process ahead of it "
+                             "(always so with --phases, whose timers see this process only)")
     parser.add_argument("--database-url", help="post into PostgreSQL (a schema of its own, dropped afterwards) "
                                                "instead of a SQLite file, e.g. postgresql://postgres@127.0.0.1/test")
     parser.add_argument("--quiet-header", action="store_true", help=argparse.SUPPRESS)
@@ -238,10 +243,12 @@ def main() -> None:
 
             command = [sys.executable, __file__, "--n", str(n), "--batch", str(args.batch), "--quiet-header"]
             command += ["--database-url", args.database_url] if args.database_url else []
+            command += ["--check-here"] if args.check_here else []
             subprocess.run(command + (["--profile"] if args.profile else []) + (["--phases"] if args.phases else []),
                            check=True)
             continue
-        print(json.dumps(run(n, args.batch, args.profile, args.phases, args.database_url)), flush=True)
+        print(json.dumps(run(n, args.batch, args.profile, args.phases, args.database_url,
+                             check_here=args.check_here or args.phases)), flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ A crash (even SIGKILL) loses nothing that was committed, and the next run (or
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,20 +19,20 @@ import msgspec
 from posledger.app.clock import Clock
 from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
-from posledger.app.ingest import IngestResult, append, check, ingest
+from posledger.app.ingest import Checked, IngestResult, append, check, ingest_checked
 from posledger.app.partitions import DEFAULT_PARTITIONS
 from posledger.app.ports import UnitOfWorkFactory
 from posledger.app.posting import PostingEngine, PostingReport
 
-__all__ = ["LineProblem", "ImportReport", "import_lines", "ingest_and_post"]
+__all__ = ["LineProblem", "ImportReport", "CheckedChunk", "check_chunk", "checked_chunks", "import_lines",
+           "import_checked", "ingest_and_post", "post_checked"]
 
 logger = logging.getLogger(__name__)
 
 _JSON = msgspec.json.Decoder()
 
 
-@dataclass(frozen=True, slots=True)
-class LineProblem:
+class LineProblem(msgspec.Struct, frozen=True):
     line_no: int
     event_id: str | None
     status: str  # rejected | conflict
@@ -50,45 +50,84 @@ class ImportReport:
     posting: PostingReport = field(default_factory=PostingReport)
 
 
-def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: Iterable[str], *,
+class CheckedChunk(msgspec.Struct, frozen=True):
+    """What ``check_chunk`` made of up to ``chunk_size`` non-blank lines of the input: the lines
+    that are not JSON, the line number of each document passed to ``check`` with what it made
+    of them, and how far into the input (lines and bytes) the chunk ends."""
+
+    not_json: list[LineProblem]
+    line_nos: list[int]
+    checked: Checked
+    last_line_no: int
+    consumed_bytes: int
+
+
+def check_chunk(lines: list[tuple[int, str | bytes]], source: str, last_line_no: int,
+                consumed_bytes: int) -> CheckedChunk:
+    """Decode and validate one chunk (no IO, no state: it may run in another process). The
+    result is stamped with the time it is appended (``Checked.at``), not the time it was checked."""
+    with collector_paused():
+        not_json, line_nos, documents = [], [], []
+        for line_no, line in lines:
+            try:
+                documents.append(_JSON.decode(line))
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
+                not_json.append(LineProblem(line_no, None, "rejected", "invalid_json", "(body)",
+                                            f"not valid JSON: {error}"))
+                continue
+            line_nos.append(line_no)
+        return CheckedChunk(not_json, line_nos, check(documents, "", source), last_line_no, consumed_bytes)
+
+
+def checked_chunks(lines: Iterable[str | bytes], chunk_size: int, source: str, *, first_line_no: int = 1,
+                   consumed_bytes: int = 0) -> Iterator[CheckedChunk]:
+    """The input checked in chunks of ``chunk_size`` non-blank lines, here, in order; the last
+    chunk may be short or empty. ``first_line_no``, ``consumed_bytes``: where ``lines`` starts
+    in the input (a checker that takes over from another part-way)."""
+    chunk: list[tuple[int, str | bytes]] = []
+    consumed = consumed_bytes
+    line_no = first_line_no - 1
+    for line_no, line in enumerate(lines, start=first_line_no):
+        consumed += len(line.encode()) if isinstance(line, str) else len(line)
+        if line.strip():
+            chunk.append((line_no, line))
+            if len(chunk) >= chunk_size:
+                yield check_chunk(chunk, source, line_no, consumed)
+                chunk = []
+    yield check_chunk(chunk, source, line_no, consumed)
+
+
+def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: Iterable[str | bytes], *,
                  clock: Clock, chunk_size: int = 1000, cache: EventCache | None = None, partitions: int = 16,
                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """``progress(lines_done, bytes_done)`` is called after each chunk."""
-    report = ImportReport()
-    chunk: list[tuple[int, Any]] = []  # line number, decoded
-    consumed_bytes = 0
+    return import_checked(uow_factory, engine, checked_chunks(lines, chunk_size, "import"), clock=clock,
+                          cache=cache, partitions=partitions, progress=progress)
 
-    def flush() -> None:
-        if chunk:
-            _ingest_chunk(uow_factory, engine, chunk, clock, report, cache, partitions)
-            chunk.clear()
+
+def import_checked(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunks: Iterable[CheckedChunk], *,
+                   clock: Clock, cache: EventCache | None = None, partitions: int = 16,
+                   progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Checked chunks (``checked_chunks``, or a checker in another process) appended and posted in
+    order. ``progress(lines_done, bytes_done)`` is called after each chunk."""
+    report = ImportReport()
+    for chunk in chunks:
+        report.problems.extend(chunk.not_json)
+        if chunk.line_nos:
+            results, posting = post_checked(uow_factory, engine, chunk.checked.at(clock.now()), cache=cache,
+                                            partitions=partitions)
+            report.posting.add(posting)
+            _count(report, chunk.line_nos, results)
         else:
             report.posting.add(engine.run())  # whatever an earlier, interrupted run left
+        report.lines = chunk.last_line_no
         if progress is not None:
-            progress(report.lines, consumed_bytes)
-
-    for line_no, line in enumerate(lines, start=1):
-        consumed_bytes += len(line.encode()) if isinstance(line, str) else len(line)
-        report.lines = line_no
-        if not line.strip():
-            continue
-        try:
-            chunk.append((line_no, _JSON.decode(line)))
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
-            report.problems.append(LineProblem(line_no, None, "rejected", "invalid_json", "(body)",
-                                               f"not valid JSON: {error}"))
-        if len(chunk) >= chunk_size:
-            flush()
-    flush()
+            progress(report.lines, chunk.consumed_bytes)
     return report
 
 
-def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: list[tuple[int, Any]],
-                  clock: Clock, report: ImportReport, cache: EventCache | None, partitions: int) -> None:
-    results, posting = ingest_and_post(uow_factory, engine, [document for _, document in chunk], clock=clock,
-                                       source="import", cache=cache, partitions=partitions)
-    report.posting.add(posting)
-    for (line_no, _), result in zip(chunk, results, strict=True):
+def _count(report: ImportReport, line_nos: list[int], results: list[IngestResult]) -> None:
+    for line_no, result in zip(line_nos, results, strict=True):
         if result.status == "accepted":
             report.accepted += 1
         elif result.status == "duplicate":
@@ -103,12 +142,19 @@ def _ingest_chunk(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: 
 def ingest_and_post(uow_factory: UnitOfWorkFactory, engine: PostingEngine, documents: list[Any], *,
                     clock: Clock, source: str, cache: EventCache | None = None,
                     partitions: int = DEFAULT_PARTITIONS) -> tuple[list[IngestResult], PostingReport]:
-    """A chunk appended and posted in one transaction when the log allows it (SQLite, nothing
-    pending before it: ``PostingEngine.append_and_post``), one commit for the chunk. Otherwise,
-    or if that transaction fails for good, appended in one transaction and then posted in
-    transactions of their own, so a posting failure never undoes what was accepted."""
+    """``documents`` (decoded JSON) validated, then appended and posted: ``post_checked``."""
     with collector_paused():
         checked = check(documents, clock.now(), source)
+    return post_checked(uow_factory, engine, checked, cache=cache, partitions=partitions)
+
+
+def post_checked(uow_factory: UnitOfWorkFactory, engine: PostingEngine, checked: Checked, *,
+                 cache: EventCache | None = None,
+                 partitions: int = DEFAULT_PARTITIONS) -> tuple[list[IngestResult], PostingReport]:
+    """A validated chunk appended and posted in one transaction when the log allows it (SQLite,
+    nothing pending before it: ``PostingEngine.append_and_post``), one commit for the chunk.
+    Otherwise, or if that transaction fails for good, appended in one transaction and then
+    posted in transactions of their own, so a posting failure never undoes what was accepted."""
     try:
         together = engine.append_and_post(
             lambda uow: (*append(uow, checked, partitions=partitions, posted=True), checked.now))
@@ -120,5 +166,5 @@ def ingest_and_post(uow_factory: UnitOfWorkFactory, engine: PostingEngine, docum
         if posting.more:  # it released parked events (a void whose sale came in the chunk)
             posting.add(engine.run())
         return results, posting
-    results = ingest(uow_factory, documents, clock=clock, source=source, cache=cache, partitions=partitions)
+    results = ingest_checked(uow_factory, checked, cache=cache, partitions=partitions)
     return results, engine.run()

@@ -8,6 +8,7 @@ untouched. Per-register ``seq`` is tracked here, in the same transaction as the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
 from posledger.domain.events import Event
 
-__all__ = ["Problem", "IngestResult", "ingest", "check", "append", "Checked", "Appended", "canonical_json",
+__all__ = ["Problem", "IngestResult", "ingest", "ingest_checked", "check", "append", "Checked", "Appended", "canonical_json",
            "SequenceTracker", "Undecodable"]
 
 
@@ -90,7 +91,14 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
     is passed as ``Undecodable`` and rejected on its own, not with its batch.
     """
     with collector_paused():
-        checked = check(documents, clock.now(), source)
+        return ingest_checked(uow_factory, check(documents, clock.now(), source), cache=cache,
+                              partitions=partitions)
+
+
+def ingest_checked(uow_factory: UnitOfWorkFactory, checked: Checked, *, cache: EventCache | None = None,
+                   partitions: int = DEFAULT_PARTITIONS) -> list[IngestResult]:
+    """``ingest`` of a batch ``check`` has already validated."""
+    with collector_paused():
         # Idempotent: run again after a COMMIT that did go through, it finds the events stored and
         # answers "duplicate", which registers take as delivered.
         results, fresh = uow_factory.run(lambda uow: append(uow, checked, partitions=partitions),
@@ -111,6 +119,12 @@ class Checked:
     results: list[IngestResult | None]
     valid: list[tuple[int, Event, str, str]]
     rejections: list[Rejection]
+
+    def at(self, now: str) -> Checked:
+        """This batch received ``now``: validated ahead of time (in another process), it is
+        accepted, and its rejections recorded, when it is appended."""
+        return Checked(now, self.source, self.results, self.valid,
+                       [dataclasses.replace(rejection, received_at=now) for rejection in self.rejections])
 
 
 class Appended(NamedTuple):

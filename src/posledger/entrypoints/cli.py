@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from posledger.app.batch_import import import_lines
+from posledger.app.batch_import import import_checked
 from posledger.app.checks import rebuild_projections, run_check
 from posledger.app.master_data import load_master_data
 from posledger.app.queries import (
@@ -37,6 +37,7 @@ from posledger.bootstrap import App, bootstrap
 from posledger.config import Settings
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
+from posledger.entrypoints.check_ahead import checked_ahead
 
 app = typer.Typer(
     help="posledger: POS events in; stock ledger, general ledger and invoices out, exactly once.",
@@ -155,11 +156,11 @@ def import_file(
                   TextColumn("{task.fields[lines]} lines"), TimeElapsedColumn(), console=errors,
                   disable=quiet, transient=False) as progress:
         task = progress.add_task("import", total=size, lines=0)
-        with file.open("r", encoding="utf-8") as handle:
-            report = import_lines(application.uow, application.engine, handle, clock=application.clock,
-                                  chunk_size=chunk_size, cache=application.cache,
-                                  partitions=application.settings.partitions,
-                                  progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
+        # Checked ahead by a child process (the second core) while this one posts.
+        report = import_checked(application.uow, application.engine, checked_ahead(file, chunk_size),
+                                clock=application.clock, cache=application.cache,
+                                partitions=application.settings.partitions,
+                                progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
     for problem in report.problems[:200]:
         field = f" {problem.field}:" if problem.field else ""
         errors.print(f"line {problem.line_no}: {problem.status} ({problem.type}){field} {problem.detail}",

@@ -52,3 +52,21 @@ ALTER TABLE documents_v4 RENAME TO documents;
 -- Gapless numbers per series are checked against document_series; here each number once.
 CREATE UNIQUE INDEX documents_series ON documents (series, sequence);
 CREATE INDEX documents_event ON documents (event_offset);
+
+CREATE TABLE sales_v4 (
+    store_id       TEXT NOT NULL,
+    receipt_no     TEXT NOT NULL,
+    event_id       TEXT NOT NULL,
+    business_day   TEXT NOT NULL,
+    register_id    TEXT,
+    invoice_number TEXT,
+    total          INTEGER NOT NULL,
+    tax            INTEGER NOT NULL,
+    cash           INTEGER NOT NULL,
+    lines          TEXT NOT NULL,
+    voided         INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (store_id, receipt_no)
+);
+INSERT INTO sales_v4 SELECT * FROM sales;
+DROP TABLE sales;
+ALTER TABLE sales_v4 RENAME TO sales;
