@@ -15,7 +15,7 @@ passes or fails.
    processes, batches of 100; lag p50/p99 from the log (posted_at - accepted_at).
    scale-out-lean: the same hub fed by the lean client, as fast as it answers or paced with
    --lean-rate; e.g. the 3,000/s target:
-       python bench/bench_http.py --only scale-out-lean --workers 2 --events 60000 --lean-rate 3000
+       python bench/bench_http.py --only scale-out-lean --workers 2 --events 90000 --lean-rate 3000 --warmup 5
 """
 
 from __future__ import annotations
@@ -101,14 +101,17 @@ def posted_count(url: str) -> float:
 PG_URL = os.environ.get("POSLEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def lag_from_database(database_url: str) -> dict[str, float]:
-    """Sale-to-posted lag from the log itself: posted_at - accepted_at of every event."""
+def lag_from_database(database_url: str, since: float | None = None) -> dict[str, float]:
+    """Sale-to-posted lag from the log itself: posted_at - accepted_at of every event (accepted
+    at or after ``since``, a Unix time, when given: the timed part, without the set-up)."""
     from datetime import datetime
 
     import psycopg
 
     with psycopg.connect(database_url) as connection:
         rows = connection.execute("SELECT accepted_at, posted_at FROM events WHERE posted_at IS NOT NULL").fetchall()
+    if since is not None:
+        rows = [(a, p) for a, p in rows if datetime.fromisoformat(a).timestamp() >= since]
     lags = sorted(datetime.fromisoformat(p).timestamp() - datetime.fromisoformat(a).timestamp() for a, p in rows)
     if not lags:
         return {}
@@ -187,14 +190,22 @@ def scale_out_scenario(seconds: float, rate: float, workers: int) -> dict[str, A
                 **lag_from_database(database_url)}
 
 
-def scale_out_lean_scenario(total: int, connections: int, workers: int, rate: float | None) -> dict[str, Any]:
+def scale_out_lean_scenario(total: int, connections: int, workers: int, rate: float | None,
+                            warmup: float = 0.0) -> dict[str, Any]:
     """The lean, independent client against serve + NATS + ``workers`` posting workers on
-    PostgreSQL: ``total`` events, as fast as the hub answers or paced at ``rate`` events/s."""
+    PostgreSQL: ``total`` events, as fast as the hub answers or paced at ``rate`` events/s. The
+    lag figures leave out the events accepted in the first ``warmup`` seconds (the workers'
+    caches and NATS consumers still cold) and, as ``..._with_warmup``, count them too."""
     with scale_out_hub(workers) as (url, database_url):
         sent = lean_send(url, total, connections, rate=rate)
         wait_posted(database_url)
-        return {"scenario": f"postgres+nats, {workers} worker(s), lean client", "offered_rate": rate, **sent,
-                **lag_from_database(database_url)}
+        started_at = sent.pop("started_at")
+        lag = lag_from_database(database_url, since=started_at + warmup)
+        if warmup:
+            everything = lag_from_database(database_url, since=started_at)
+            lag |= {f"{name}_with_warmup": value for name, value in everything.items()}
+        return {"scenario": f"postgres+nats, {workers} worker(s), lean client", "offered_rate": rate,
+                "warmup_seconds": warmup, **sent, **lag}
 
 
 def scenario(name: str, seconds: float, rate: float, batch: int, stores: int, registers: int) -> dict[str, Any]:
@@ -271,7 +282,7 @@ def lean_send(url: str, total: int, connections: int, batch: int = 100, stores: 
     host, port = url.removeprefix("http://").split(":")
     accepted = [0] * connections
     failures: list[str] = []
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
 
     def send(number: int) -> None:
         connection = http.client.HTTPConnection(host, int(port), timeout=120)
@@ -299,7 +310,7 @@ def lean_send(url: str, total: int, connections: int, batch: int = 100, stores: 
             "accepted": sum(accepted), "failed_requests": len(failures),
             "first_failure": failures[0] if failures else None,
             "accepted_per_second": round(sum(accepted) / seconds, 1), "send_seconds": round(seconds, 2),
-            "started": started}
+            "started": started, "started_at": started_at}
 
 
 def lean_client_scenario(total: int, connections: int) -> dict[str, Any]:
@@ -311,6 +322,7 @@ def lean_client_scenario(total: int, connections: int) -> dict[str, Any]:
         try:
             sent = lean_send(url, total, connections)
             started = sent.pop("started")
+            sent.pop("started_at")
             while httpx.get(f"{url}/health").json()["checks"]["pending_events"]:
                 time.sleep(0.05)
             all_posted = time.monotonic() - started
@@ -333,6 +345,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0, help="offered events/s for throughput")
     parser.add_argument("--lean-rate", type=float,
                         help="scale-out-lean: offered events/s (default: as fast as the hub answers)")
+    parser.add_argument("--warmup", type=float, default=0.0,
+                        help="scale-out-lean: seconds at the start left out of the lag figures (also shown with them)")
     args = parser.parse_args()
     chosen = args.only or ["throughput", "lean", "latency", "lag"]
     print(f"posledger HTTP benchmarks: {os.cpu_count()} cores, Python {sys.version.split()[0]}; the simulator "
@@ -351,7 +365,7 @@ def main() -> None:
             print(json.dumps(scale_out_scenario(args.seconds, args.rate, workers)), flush=True)
     if "scale-out-lean" in chosen:
         for workers in args.workers or [1, 2]:
-            figures = scale_out_lean_scenario(args.events, args.connections, workers, args.lean_rate)
+            figures = scale_out_lean_scenario(args.events, args.connections, workers, args.lean_rate, args.warmup)
             figures.pop("started")
             print(json.dumps(figures), flush=True)
 
