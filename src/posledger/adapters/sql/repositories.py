@@ -76,12 +76,15 @@ class SqlEventLog:
         offsets = self.db.next_ids("events", '"offset"', len(events))
         self.db.insert_many(
             "events", ('"offset"', "event_id", "type", "store_id", "register_id", "seq", "occurred_at", "body",
-                       "body_hash", "accepted_at", "source", "partition_no", "status", "posted_at", "published"),
-            # An event posted as it is appended has nobody to wake: it never waits in the
-            # transport's backlog (events_unpublished) either.
+                       "body_hash", "accepted_at", "source", "partition_no", "status", "posted_at"),
             [(offset, e.event_id, e.type, e.store_id, e.register_id, e.seq, e.occurred_at, e.body,
-              e.body_hash, e.accepted_at, e.source, e.partition, e.status, e.posted_at, int(e.status == "posted"))
+              e.body_hash, e.accepted_at, e.source, e.partition, e.status, e.posted_at)
              for offset, e in zip(offsets, events, strict=True)])
+        # The transport's backlog. An event posted as it is appended has nobody to wake: it never
+        # waits there.
+        self.db.insert_many("unpublished_events", ('"offset"', "event_id", "partition_no"),
+                            [(offset, e.event_id, e.partition) for offset, e in zip(offsets, events, strict=True)
+                             if e.status != "posted"])
         return offsets
 
     def after(self, offset: int, limit: int) -> list[StoredEvent]:
@@ -99,12 +102,12 @@ class SqlEventLog:
         return [_event(r) for r in rows]
 
     def unpublished(self, limit: int) -> list[tuple[str, int, int]]:
-        rows = self.db.fetchall('SELECT event_id, "offset", partition_no FROM events WHERE published = 0 '
+        rows = self.db.fetchall('SELECT event_id, "offset", partition_no FROM unpublished_events '
                                 'ORDER BY "offset" LIMIT ?', (limit,))
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def mark_published(self, offsets: list[int]) -> None:
-        self.db.executemany('UPDATE events SET published = 1 WHERE "offset" = ?', [(o,) for o in offsets])
+        self.db.executemany('DELETE FROM unpublished_events WHERE "offset" = ?', [(o,) for o in offsets])
 
     def by_offsets(self, offsets: list[int]) -> list[StoredEvent]:
         result: list[StoredEvent] = []
