@@ -85,3 +85,14 @@ def test_a_small_file_is_checked_here(tmp_path: Path) -> None:
     first = next(chunks)
     assert not multiprocessing.active_children() and first.line_nos == [1, 2]
     assert list(chunks) == []
+
+
+def test_lines_are_read_as_bytes_a_line_of_bad_utf8_is_reported_and_the_rest_kept() -> None:
+    """The importer reads the file as bytes (here and in the child): a line that is not UTF-8
+    is that line's problem, not the import's end; CRLF line ends and blank lines are fine."""
+    lines = [b'{"event_id": "\xff\xfe"}\n', _sale(2).encode() + b"\r\n", b"\r\n", b"  \n", _sale(5).encode() + b"\n"]
+    (chunk,) = list(checked_chunks(lines, 10, "import"))
+    assert [(p.line_no, p.type) for p in chunk.not_json] == [(1, "invalid_json")]
+    assert "UTF-8" in chunk.not_json[0].detail
+    assert chunk.line_nos == [2, 5] and [len(chunk.checked.valid), chunk.checked.results] == [2, [None, None]]
+    assert (chunk.last_line_no, chunk.consumed_bytes) == (5, sum(len(line) for line in lines))
