@@ -49,9 +49,9 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
         from posledger.adapters.postgres import PostgresUnitOfWork
 
         uow = PostgresUnitOfWork(settings.database_url, retries=retries, startup_timeout=settings.startup_timeout,
-                                 say=say, application_name=process)
+                                 say=say, application_name=process, transport_backlog=bool(settings.nats_url))
     else:
-        uow = SqliteUnitOfWork(settings.db_path, retries=retries)
+        uow = SqliteUnitOfWork(settings.db_path, retries=retries, transport_backlog=bool(settings.nats_url))
     cache = EventCache()
     engine = PostingEngine(uow, clock, batch_size=settings.batch_size, cache=cache)
     return App(settings, uow, clock, engine, cache, retries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,24 @@ def test_the_transport_backlog_holds_accepted_events_until_the_relay_marks_them(
         left = [event_id for event_id, _, _ in uow.events.unpublished(10)]
     # On SQLite the chunk was posted as it was appended; PostgreSQL appends it apart.
     assert left == (["E-p2"] if isinstance(hub.uow, SqliteUnitOfWork) else ["E-p2", "E-p3"])
+
+
+@pytest.mark.parametrize("nats_url", [None, "nats://127.0.0.1:4222"])
+def test_the_transport_backlog_is_kept_only_where_a_transport_runs(tmp_path: Path, nats_url: str | None) -> None:
+    """Without NATS nothing would ever take events off the backlog: it is not written."""
+    from posledger.app.ingest import ingest
+    from posledger.bootstrap import bootstrap
+    from posledger.config import Settings
+
+    application = bootstrap(Settings(db_path=str(tmp_path / "hub.db"), nats_url=nats_url))
+    try:
+        load_master_data(application.uow, MASTER, clock=application.clock)
+        ingest(application.uow, [a_sale(event_id="E-b1")], clock=application.clock)
+        with application.uow() as uow:
+            waiting = [event_id for event_id, _, _ in uow.events.unpublished(10)]
+        assert waiting == (["E-b1"] if nats_url else [])
+    finally:
+        application.uow.close()
 
 
 def test_the_same_event_again_is_a_duplicate_and_posts_nothing(hub: Hub) -> None:

@@ -321,8 +321,10 @@ class PostgresUnitOfWork(RetryingFactory):
 
     def __init__(self, url: str, *, schema: str | None = None, retries: RetryLog | None = None,
                  policy: RetryPolicy = DEFAULT_POLICY, startup_timeout: float = 120.0,
-                 say: Callable[[str], None] | None = None, application_name: str = "posledger") -> None:
+                 say: Callable[[str], None] | None = None, application_name: str = "posledger",
+                 transport_backlog: bool = True) -> None:
         self.url = url
+        self.transport_backlog = transport_backlog  # accepted events wait for a relay (NATS runs)
         self.schema = schema
         self.retries = retries or RetryLog()
         self.policy = policy
@@ -457,7 +459,8 @@ class PostgresUnitOfWork(RetryingFactory):
             self._open = False
             self._lock.release()
 
-        return SqlUnitOfWork(self._db, begin, commit, self._abandon, release)
+        return SqlUnitOfWork(self._db, begin, commit, self._abandon, release,
+                             transport_backlog=self.transport_backlog)
 
     def close(self) -> None:
         self._connection.close()

@@ -53,8 +53,11 @@ def _ints_by_key(db: Database, select: str, keys: list[str]) -> dict[str, int]:
 
 
 class SqlEventLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, transport_backlog: bool = True) -> None:
+        """``transport_backlog``: accepted events are also written to the relay's backlog
+        (``unpublished_events``); off where no transport runs, so nothing waits there forever."""
         self.db = db
+        self._transport_backlog = transport_backlog
 
     def get(self, event_id: str) -> StoredEvent | None:
         row = self.db.fetchone(f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id = ?", (event_id,))
@@ -82,6 +85,8 @@ class SqlEventLog:
              for offset, e in zip(offsets, events, strict=True)])
         # The transport's backlog. An event posted as it is appended has nobody to wake: it never
         # waits there.
+        if not self._transport_backlog:
+            return offsets
         self.db.insert_many("unpublished_events", ('"offset"', "event_id", "partition_no"),
                             [(offset, e.event_id, e.partition) for offset, e in zip(offsets, events, strict=True)
                              if e.status != "posted"])

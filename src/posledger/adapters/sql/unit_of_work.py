@@ -95,11 +95,12 @@ class SqlUnitOfWork:
     """Begins on enter; rolls back on exit unless ``commit()`` was called."""
 
     def __init__(self, db: Database, begin: Callable[[], None], commit: Callable[[], None],
-                 rollback: Callable[[], None], release: Callable[[], None] = lambda: None) -> None:
+                 rollback: Callable[[], None], release: Callable[[], None] = lambda: None, *,
+                 transport_backlog: bool = True) -> None:
         self._begin, self._commit, self._rollback, self._release = begin, commit, rollback, release
         self._open = False
         self.db = db
-        self.events = SqlEventLog(db)
+        self.events = SqlEventLog(db, transport_backlog=transport_backlog)
         self.parking = SqlParking(db)
         self.ledger = SqlLedger(db)
         self.exceptions = SqlExceptions(db)

@@ -205,8 +205,10 @@ class SqliteUnitOfWork(RetryingFactory):
     lock, so any committed id was committed after every smaller one."""
 
     def __init__(self, path: str | Path, *, retries: RetryLog | None = None,
-                 policy: RetryPolicy = DEFAULT_POLICY, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+                 policy: RetryPolicy = DEFAULT_POLICY, busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+                 transport_backlog: bool = True) -> None:
         self.path = str(path)
+        self.transport_backlog = transport_backlog  # accepted events wait for a relay (NATS runs)
         self.retries = retries or RetryLog()
         self.policy = policy
         self._connection = connect(self.path, busy_timeout)
@@ -284,7 +286,7 @@ class SqliteUnitOfWork(RetryingFactory):
             finally:
                 self._lock.release()
 
-        return SqlUnitOfWork(self._db, begin, commit, rollback, end)
+        return SqlUnitOfWork(self._db, begin, commit, rollback, end, transport_backlog=self.transport_backlog)
 
     def close(self) -> None:
         self._connection.close()
