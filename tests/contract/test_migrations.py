@@ -314,6 +314,8 @@ def _assert_version_1_data_carried_over(factory: object) -> None:
         sale = uow.ledger.load_sale("S1", "R1-1")  # type: ignore[attr-defined]
         assert [(ln.account, ln.debit, ln.credit) for ln in sale.journal_lines][:2] == [("1000", 1414, 0), ("4000", 0, 1299)]
         assert uow.exceptions.open_counts() == {"tax_mismatch": 1}  # type: ignore[attr-defined]
+        # Posted events need no wake-up: none of them enters the relay's backlog (0005/0004).
+        assert uow.events.unpublished(10) == []  # type: ignore[attr-defined]
         report = check_invariants(uow)  # type: ignore[arg-type]
         assert report.ok, report
 

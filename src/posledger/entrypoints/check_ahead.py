@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -72,6 +73,9 @@ def checked_ahead(path: Path, chunk_size: int, source: str = "import") -> Iterat
 def _check_file(path: str, chunk_size: int, source: str, sender: Connection) -> None:
     """The child: the file checked chunk by chunk, each sent as soon as it is checked; None at
     the end."""
+    # Ctrl-C reaches the whole process group: the importer handles it, and this process ends
+    # when the importer closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with open(path, "rb") as handle:
             for chunk in checked_chunks(handle, chunk_size, source):

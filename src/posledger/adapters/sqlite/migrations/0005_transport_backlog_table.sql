@@ -8,7 +8,10 @@ CREATE TABLE unpublished_events (
     event_id     TEXT NOT NULL,
     partition_no INTEGER NOT NULL
 );
+-- Only events still to post: a message only wakes the worker that posts them, and the flag was
+-- 0 on every event accepted over HTTP whether a transport ran or not.
 INSERT INTO unpublished_events ("offset", event_id, partition_no)
-    SELECT "offset", event_id, partition_no FROM events WHERE published = 0 ORDER BY "offset";
+    SELECT "offset", event_id, partition_no FROM events WHERE published = 0 AND status = 'accepted'
+    ORDER BY "offset";
 DROP INDEX events_unpublished;
 ALTER TABLE events DROP COLUMN published;
