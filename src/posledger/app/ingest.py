@@ -91,8 +91,8 @@ def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: C
     is passed as ``Undecodable`` and rejected on its own, not with its batch.
     """
     with collector_paused():
-        return ingest_checked(uow_factory, check(documents, clock.now(), source), cache=cache,
-                              partitions=partitions)
+        checked = check(documents, clock.now(), source)
+    return ingest_checked(uow_factory, checked, cache=cache, partitions=partitions)
 
 
 def ingest_checked(uow_factory: UnitOfWorkFactory, checked: Checked, *, cache: EventCache | None = None,

@@ -664,11 +664,11 @@ class SqlQueries:
         and sorting every matching line."""
         clauses = ["e.entry_id >= ?", "(e.entry_id > ? OR l.line_no > ?)"]
         params: list[Any] = [after[0], after[0], after[1]]
-        for column, value in (("l.account", account), ("e.store_id", store_id),
-                              ("e.business_day", business_day.isoformat() if business_day else None),
-                              ("e.event_offset", event_id)):
+        for clause, value in (("l.account = ?", account), ("e.store_id = ?", store_id),
+                              ("e.business_day = ?", business_day.isoformat() if business_day else None),
+                              (f"e.event_offset = {_OFFSET_OF_EVENT}", event_id)):
             if value is not None:
-                clauses.append(f"{column} = {_OFFSET_OF_EVENT}" if column == "e.event_offset" else f"{column} = ?")
+                clauses.append(clause)
                 params.append(value)
         if account is not None and store_id is None and event_id is None:
             # Account-only drill-down: walk the account's lines in posting order (its index),
