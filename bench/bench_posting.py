@@ -2,14 +2,15 @@
 
 Each event: validation, log append, posting (stock, GL, invoice) and a durable commit
 (WAL, synchronous=FULL), in chunks as `posledger import` does (the events written to a file
-first, outside the clock; validation in a child process ahead of posting, as the importer
-does). Prints events per second, this process's CPU µs per event and peak memory (max RSS).
-Never passes or fails.
+first, outside the clock; validation in a child process ahead of posting and the commits in
+another beside it, as the importer does). Prints events per second, this process's CPU µs per
+event and peak memory (max RSS). Never passes or fails.
 
     ./dev bench                     # N = 10,000 and 200,000
     ./dev bench --n 50000 --batch 1000 --profile
     ./dev bench --n 10000 --phases  # µs per event per phase: where the time goes (checked here)
-    ./dev bench --n 200000 --check-here  # validation in the posting process: one core
+    ./dev bench --n 200000 --commit-here  # commits in the posting process: no writer process
+    ./dev bench --n 200000 --check-here  # validation and commits in the posting process: one core
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ from posledger.app.queries import check_invariants  # noqa: E402
 from posledger.domain import codec as codec_module  # noqa: E402
 from posledger.domain.money import apply_rate, parse_rate  # noqa: E402
 from posledger.entrypoints.check_ahead import checked_ahead  # noqa: E402
+from posledger.entrypoints.chunk_writer import chunk_writer  # noqa: E402
 
 STORES = 50
 REGISTERS_PER_STORE = 4
@@ -161,7 +164,7 @@ def _open(directory: str, database_url: str | None) -> tuple[Any, Callable[[], f
 
 
 def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: str | None = None,
-        check_here: bool = False) -> dict[str, Any]:
+        check_here: bool = False, committed_apart: bool = True) -> dict[str, Any]:
     timer = Phases() if phases else None
     if timer is not None:
         timer.install()
@@ -189,16 +192,18 @@ def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: s
             for event in sales(n):
                 out.write(encoder.encode(event) + b"\n")
         profiler = cProfile.Profile() if profile else None
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu()
         if profiler:
             profiler.enable()
-        with source.open("rb") as handle:
+        writing = chunk_writer(uow, source) if committed_apart and not check_here else nullcontext()
+        with source.open("rb") as handle, writing as writer:
             chunks = checked_chunks(handle, batch, "bench") if check_here else checked_ahead(source, batch, "bench")
-            report = import_checked(uow, engine, chunks, clock=clock, cache=cache)
+            report = import_checked(uow, engine, chunks, clock=clock, cache=cache, writer=writer)
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started  # this process's CPU: steadier than wall time on a shared machine
+        children_cpu = _children_cpu() - children_started  # the checking and writing processes, ended by now
         assert report.accepted == n and not report.problems, report.problems[:3]
         with uow() as unit:
             ok = check_invariants(unit).ok
@@ -211,10 +216,17 @@ def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: s
         for name, us in timer.per_event_us(n, elapsed).items():
             print(f"  {name:<52} {us:>8.1f} µs/event", file=sys.stderr)
     return {"n": n, "seconds": round(elapsed, 2), "events_per_second": round(n / elapsed),
-            "cpu_us_per_event": round(cpu / n * 1e6, 1), "checked": "here" if check_here else "ahead",
+            "cpu_us_per_event": round(cpu / n * 1e6, 1),
+            "children_cpu_us_per_event": round(children_cpu / n * 1e6, 1), "checked": "here" if check_here else "ahead",
+            "committed": "apart" if committed_apart and not check_here and not database_url else "here",
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "posted": counts.get("posted", 0) - STORES, "invariants_hold": ok, "db_mb": round(db_mb, 1),
             "backend": "postgresql" if database_url else "sqlite"}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -228,6 +240,9 @@ def main() -> None:
     parser.add_argument("--check-here", action="store_true",
                         help="validate in the posting process instead of a child process ahead of it "
                              "(always so with --phases, whose timers see this process only)")
+    parser.add_argument("--commit-here", action="store_true",
+                        help="commit in the posting process instead of a writer process beside it "
+                             "(always so with --check-here and on PostgreSQL)")
     parser.add_argument("--database-url", help="post into PostgreSQL (a schema of its own, dropped afterwards) "
                                                "instead of a SQLite file, e.g. postgresql://postgres@127.0.0.1/test")
     parser.add_argument("--quiet-header", action="store_true", help=argparse.SUPPRESS)
@@ -244,11 +259,13 @@ def main() -> None:
             command = [sys.executable, __file__, "--n", str(n), "--batch", str(args.batch), "--quiet-header"]
             command += ["--database-url", args.database_url] if args.database_url else []
             command += ["--check-here"] if args.check_here else []
+            command += ["--commit-here"] if args.commit_here else []
             subprocess.run(command + (["--profile"] if args.profile else []) + (["--phases"] if args.phases else []),
                            check=True)
             continue
         print(json.dumps(run(n, args.batch, args.profile, args.phases, args.database_url,
-                             check_here=args.check_here or args.phases)), flush=True)
+                             check_here=args.check_here or args.phases, committed_apart=not args.commit_here)),
+              flush=True)
 
 
 if __name__ == "__main__":

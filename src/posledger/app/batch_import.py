@@ -10,9 +10,10 @@ A crash (even SIGKILL) loses nothing that was committed, and the next run (or
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -21,8 +22,17 @@ from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
 from posledger.app.ingest import Checked, IngestResult, append, check, ingest_checked
 from posledger.app.partitions import DEFAULT_PARTITIONS
-from posledger.app.ports import UnitOfWorkFactory
-from posledger.app.posting import PostingEngine, PostingReport
+from posledger.app.pipeline import (
+    ChunkAck,
+    ChunkWriter,
+    ChunkWrites,
+    InFlight,
+    NotPipelinable,
+    RecordingUnitOfWork,
+    WriterStopped,
+)
+from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
+from posledger.app.posting import CONSUMER, PostingEngine, PostingReport
 
 __all__ = ["LineProblem", "ImportReport", "CheckedChunk", "check_chunk", "checked_chunks", "import_lines",
            "import_checked", "ingest_and_post", "post_checked"]
@@ -107,23 +117,178 @@ def import_lines(uow_factory: UnitOfWorkFactory, engine: PostingEngine, lines: I
 
 def import_checked(uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunks: Iterable[CheckedChunk], *,
                    clock: Clock, cache: EventCache | None = None, partitions: int = 16,
-                   progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                   progress: Callable[[int, int], None] | None = None,
+                   writer: ChunkWriter | None = None) -> ImportReport:
     """Checked chunks (``checked_chunks``, or a checker in another process) appended and posted in
-    order. ``progress(lines_done, bytes_done)`` is called after each chunk."""
+    order. ``progress(lines_done, bytes_done)`` is called after each chunk. ``writer``: a process
+    that commits each chunk while this one computes the next (``app.pipeline``)."""
+    if writer is not None:
+        return _PipelinedImport(uow_factory, engine, writer, clock, cache, partitions, progress).run(chunks)
     report = ImportReport()
     for chunk in chunks:
-        report.problems.extend(chunk.not_json)
-        if chunk.line_nos:
-            results, posting = post_checked(uow_factory, engine, chunk.checked.at(clock.now()), cache=cache,
-                                            partitions=partitions)
-            report.posting.add(posting)
-            _count(report, chunk.line_nos, results)
-        else:
-            report.posting.add(engine.run())  # whatever an earlier, interrupted run left
-        report.lines = chunk.last_line_no
+        _post_here(report, uow_factory, engine, chunk, clock, cache, partitions)
         if progress is not None:
             progress(report.lines, chunk.consumed_bytes)
     return report
+
+
+def _post_here(report: ImportReport, uow_factory: UnitOfWorkFactory, engine: PostingEngine, chunk: CheckedChunk,
+               clock: Clock, cache: EventCache | None, partitions: int) -> None:
+    """One chunk appended and posted by this process, counted into ``report``."""
+    report.problems.extend(chunk.not_json)
+    if chunk.line_nos:
+        results, posting = post_checked(uow_factory, engine, chunk.checked.at(clock.now()), cache=cache,
+                                        partitions=partitions)
+        report.posting.add(posting)
+        _count(report, chunk.line_nos, results)
+    else:
+        report.posting.add(engine.run())  # whatever an earlier, interrupted run left
+    report.lines = chunk.last_line_no
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A chunk the writer has and has not acknowledged yet, with what it will count for."""
+
+    number: int
+    chunk: CheckedChunk
+    results: list[IngestResult]
+    posting: PostingReport
+
+
+class _PipelinedImport:
+    """``import_checked`` with a writer process: each chunk planned here (``app.pipeline``) and
+    committed there, at most ``IN_FLIGHT`` chunks ahead of the last acknowledged commit.
+    Chunks the pipeline cannot carry (see ``NotPipelinable``), or that the writer refused, are
+    posted here the usual way, once everything before them is committed."""
+
+    IN_FLIGHT = 2
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, engine: PostingEngine, writer: ChunkWriter, clock: Clock,
+                 cache: EventCache | None, partitions: int, progress: Callable[[int, int], None] | None) -> None:
+        self._uow_factory, self._engine, self._writer = uow_factory, engine, writer
+        self._clock, self._cache, self._partitions, self._progress = clock, cache, partitions, progress
+        self._report = ImportReport()
+        self._sent: deque[_Sent] = deque()
+        self._flight: InFlight | None = None  # None: not fenced (at the start, after posting here)
+        self._number = 0
+        self._writer_alive = True
+
+    def run(self, chunks: Iterable[CheckedChunk]) -> ImportReport:
+        for chunk in chunks:
+            if self._writer_alive and chunk.line_nos:
+                self._settle(wait=len(self._sent) >= self.IN_FLIGHT)
+                if self._writer_alive and self._try_to_send(chunk):
+                    continue
+            self._drain()
+            self._here(chunk)
+        self._drain()
+        return self._report
+
+    def _try_to_send(self, chunk: CheckedChunk) -> bool:
+        """Plan ``chunk`` and send it to the writer; False if it must be posted here."""
+        try:
+            flight = self._fenced()
+            self._number += 1
+            writes = ChunkWrites(self._number)
+            checked = chunk.checked.at(self._clock.now())
+            partitions = self._partitions
+            with self._uow_factory(read_only=True) as reads:
+                recording = cast(UnitOfWork, RecordingUnitOfWork(reads, flight, writes))
+                outcome = self._engine.plan_append_and_post(recording, lambda uow: (
+                    *append(uow, checked, partitions=partitions, posted=True), checked.now))
+            if outcome is None:
+                raise NotPipelinable("events accepted before this chunk wait to post")
+        except WriterStopped:
+            self._writer_stopped()
+            return False
+        except NotPipelinable as why:
+            logger.debug("chunk ending at line %s posted here: %s", chunk.last_line_no, why)
+            self._unfence()  # the plan may have left part of itself in flight
+            return False
+        except Exception:  # posted here, where a failure of its posting does not cost the append
+            logger.warning("planning the chunk ending at line %s failed; posting it here", chunk.last_line_no,
+                           exc_info=True)
+            self._unfence()
+            return False
+        results, posting = outcome
+        try:
+            self._writer.send(writes)
+        except WriterStopped:
+            self._writer_stopped()
+            return False
+        self._sent.append(_Sent(self._number, chunk, results, posting))
+        return True
+
+    def _fenced(self) -> InFlight:
+        if self._flight is None:
+            self._writer.fence()  # before the first read: every commit after it is caught
+            with self._uow_factory(read_only=True) as reads:
+                self._flight = InFlight(reads.events.last_offset(), reads.events.position(CONSUMER),
+                                        reads.checks.last_ids())
+        return self._flight
+
+    def _unfence(self) -> None:
+        """Whatever was planned but not sent is dropped with what the engine knew; the chunks in
+        flight are committed first (or refused and posted here)."""
+        self._drain()
+        self._flight = None
+        self._engine.forget()
+
+    def _settle(self, *, wait: bool) -> None:
+        try:
+            acks = self._writer.acks(wait=wait) if self._sent or wait else []
+        except WriterStopped:
+            self._writer_stopped()
+            return
+        for ack in acks:
+            self._acknowledged(ack)
+
+    def _drain(self) -> None:
+        while self._sent and self._writer_alive:
+            self._settle(wait=True)
+
+    def _acknowledged(self, ack: ChunkAck) -> None:
+        if not self._sent or self._sent[0].number != ack.number:  # refused after a refusal: posted here
+            return
+        sent = self._sent[0]
+        if ack.error is not None:
+            logger.info("the writer refused chunk %s (%s); posting it and the chunks after it here",
+                        ack.number, ack.error)
+            self._redo_here()
+            return
+        self._sent.popleft()
+        assert self._flight is not None
+        self._flight.committed(ack.number)
+        report = self._report
+        report.problems.extend(sent.chunk.not_json)
+        report.posting.add(sent.posting)
+        _count(report, sent.chunk.line_nos, sent.results)
+        report.lines = sent.chunk.last_line_no
+        if self._progress is not None:
+            self._progress(report.lines, sent.chunk.consumed_bytes)
+
+    def _redo_here(self) -> None:
+        """The writer refused the oldest chunk in flight and so every chunk after it: each is
+        posted here, in order, from what the database now holds."""
+        pending = [sent.chunk for sent in self._sent]
+        self._sent.clear()  # their refusals, when they come, match nothing in flight
+        self._flight = None
+        self._engine.forget()
+        for chunk in pending:
+            self._here(chunk)
+
+    def _writer_stopped(self) -> None:
+        logger.warning("the writer process stopped; posting the rest of the import here")
+        self._writer_alive = False
+        self._redo_here()
+
+    def _here(self, chunk: CheckedChunk) -> None:
+        self._flight = None
+        self._engine.forget()
+        _post_here(self._report, self._uow_factory, self._engine, chunk, self._clock, self._cache, self._partitions)
+        if self._progress is not None:
+            self._progress(self._report.lines, chunk.consumed_bytes)
 
 
 def _count(report: ImportReport, line_nos: list[int], results: list[IngestResult]) -> None:

@@ -3,7 +3,7 @@ all of them and passes the one shared contract suite in ``tests/contract``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
@@ -19,7 +19,7 @@ __all__ = [
     "NewEvent", "StoredEvent", "WriteConflict", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
     "PostingWrites", "EventLog", "Parking", "Ledger", "Exceptions", "MasterDataStore",
     "Reservations", "Queries", "Tokens", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
-    "StockRow", "EntryLineRow",
+    "StockRow", "EntryLineRow", "LedgerRows",
 ]
 
 
@@ -125,6 +125,28 @@ class PostingWrites(msgspec.Struct):
     posted_at: str | None = None
 
 
+class LedgerRows(msgspec.Struct):
+    """A batch's ``PostingWrites`` as the backend's rows (``Ledger.rows``): computed without the
+    database, so another process may write them (``Ledger.write_rows``)."""
+
+    entries: list[tuple[Any, ...]]
+    lines: list[tuple[Any, ...]]
+    account_balances: list[tuple[Any, ...]]
+    daily_balances: list[tuple[Any, ...]]
+    moves: list[tuple[Any, ...]]
+    positions_created: list[tuple[Any, ...]]
+    positions_changed: list[tuple[Any, ...]]
+    positions_unchanged: list[tuple[Any, ...]]
+    documents: list[tuple[Any, ...]]
+    series: list[tuple[Any, ...]]
+    sales: list[tuple[Any, ...]]
+    drawers: list[tuple[Any, ...]]
+    sessions: list[tuple[Any, ...]]
+    statuses: list[tuple[Any, ...]]
+    posted_at: str | None
+    consumed_orders: list[tuple[Any, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class TrialBalanceRow:
     account: str
@@ -178,6 +200,7 @@ class EventLog(Protocol):
         ...
 
     def position(self, consumer: str) -> int: ...
+    def last_offset(self) -> int: ...  # the highest offset in the log (0: empty)
     def set_position(self, consumer: str, offset: int) -> None: ...
     def counts(self) -> dict[str, int]: ...  # per status, over the whole log (tests, benchmarks)
     def pending_count(self) -> int: ...  # accepted, not yet posted (cost by the backlog)
@@ -200,6 +223,10 @@ class Ledger(Protocol):
     def last_document_number(self, series: str) -> int: ...
     def last_document_numbers(self, series: list[str]) -> dict[str, int]: ...  # only those that exist
     def write(self, writes: PostingWrites) -> None: ...
+    # ``write`` in two halves: the rows (no IO; journal entries and stock moves get the ids given),
+    # and writing them, which checks the first ids are still the next (else WriteConflict).
+    def rows(self, writes: PostingWrites, entry_ids: Sequence[int], move_ids: Sequence[int]) -> LedgerRows: ...
+    def write_rows(self, rows: LedgerRows) -> None: ...
 
 
 class Exceptions(Protocol):

@@ -252,22 +252,44 @@ class PostingEngine:
         otherwise nothing is written and None comes back, and the caller appends and posts
         apart. Any failure undoes both parts; the caller then appends apart, so a posting
         failure never costs what was accepted."""
+        return self._transaction(lambda uow, state: self._append_then_post(uow, state, append), "ingest and post")
 
-        def attempt(uow: UnitOfWork, state: BatchState) -> tuple[T, PostingReport] | None:
-            if not uow.events.appends_follow(CONSUMER) or uow.parking.ready(1):
-                return None
-            result, appended, accepted_at = append(uow)
-            report = PostingReport()
-            events = [(StoredEvent(a.offset, a.event.envelope.event_id, a.event.envelope.type,
-                                   a.event.envelope.store_id, a.event.envelope.register_id, a.event.envelope.seq,
-                                   a.body, a.body_hash, accepted_at, "accepted"), a.event) for a in appended]
-            self._post(uow, state, events, report, stored_as_posted=True)
-            if appended:
-                uow.events.set_position(CONSUMER, appended[-1].offset)
-                report.batches = 1
-            return result, report
+    def plan_append_and_post(self, uow: UnitOfWork, append: Callable[[UnitOfWork], tuple[T, list[Appended], str]]
+                             ) -> tuple[T, PostingReport] | None:
+        """``append_and_post``'s work done once against ``uow``, with no transaction, commit or
+        retry: the pipelined importer's planning, whose unit of work records the writes for
+        another process to commit (``app.pipeline``). The stock positions it wrote are known to
+        later batches at once, since the writer commits the plans in order or the importer
+        calls ``forget``."""
+        with collector_paused():
+            try:
+                state = BatchState(uow, self._snapshot(uow), self._positions)
+                outcome = self._append_then_post(uow, state, append)
+            except BaseException:
+                self._positions.clear()
+                raise
+        self._remember({key: position for key, (_, position) in state.writes.positions.items()})
+        return outcome
 
-        return self._transaction(attempt, "ingest and post")
+    def forget(self) -> None:
+        """Drop what this engine knows of stock positions (another writer may have moved them)."""
+        self._positions.clear()
+
+    def _append_then_post(self, uow: UnitOfWork, state: BatchState,
+                          append: Callable[[UnitOfWork], tuple[T, list[Appended], str]]
+                          ) -> tuple[T, PostingReport] | None:
+        if not uow.events.appends_follow(CONSUMER) or uow.parking.ready(1):
+            return None
+        result, appended, accepted_at = append(uow)
+        report = PostingReport()
+        events = [(StoredEvent(a.offset, a.event.envelope.event_id, a.event.envelope.type,
+                               a.event.envelope.store_id, a.event.envelope.register_id, a.event.envelope.seq,
+                               a.body, a.body_hash, accepted_at, "accepted"), a.event) for a in appended]
+        self._post(uow, state, events, report, stored_as_posted=True)
+        if appended:
+            uow.events.set_position(CONSUMER, appended[-1].offset)
+            report.batches = 1
+        return result, report
 
     def _transaction(self, attempt: Callable[[UnitOfWork, BatchState], R], operation: str) -> R:
         """``attempt`` in one posting transaction, retried from scratch after a transient failure;
@@ -292,10 +314,13 @@ class PostingEngine:
             except BaseException:
                 self._positions.clear()
                 raise
+        self._remember(written)  # committed
+        return outcome
+
+    def _remember(self, written: dict[tuple[str, str], StockPosition | None]) -> None:
         if len(self._positions) + len(written) > POSITIONS_KEPT:
             self._positions.clear()
-        self._positions.update(written)  # committed
-        return outcome
+        self._positions.update(written)
 
     def _batch(self, uow: UnitOfWork, partition: int | None, state: BatchState) -> PostingReport:
         report = PostingReport()

@@ -38,6 +38,7 @@ from posledger.config import Settings
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
 from posledger.entrypoints.check_ahead import checked_ahead
+from posledger.entrypoints.chunk_writer import chunk_writer
 
 app = typer.Typer(
     help="posledger: POS events in; stock ledger, general ledger and invoices out, exactly once.",
@@ -156,11 +157,12 @@ def import_file(
                   TextColumn("{task.fields[lines]} lines"), TimeElapsedColumn(), console=errors,
                   disable=quiet, transient=False) as progress:
         task = progress.add_task("import", total=size, lines=0)
-        # Checked ahead by a child process (the second core) while this one posts.
-        report = import_checked(application.uow, application.engine, checked_ahead(file, chunk_size),
-                                clock=application.clock, cache=application.cache,
-                                partitions=application.settings.partitions,
-                                progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
+        # Checked ahead by one child process and committed by another, while this one posts.
+        with chunk_writer(application.uow, file) as writer:
+            report = import_checked(application.uow, application.engine, checked_ahead(file, chunk_size),
+                                    clock=application.clock, cache=application.cache,
+                                    partitions=application.settings.partitions, writer=writer,
+                                    progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
     for problem in report.problems[:200]:
         field = f" {problem.field}:" if problem.field else ""
         errors.print(f"line {problem.line_no}: {problem.status} ({problem.type}){field} {problem.detail}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -14,6 +15,7 @@ from posledger.app.ports import (
     EntryLineRow,
     ExceptionRecord,
     IssuedDocument,
+    LedgerRows,
     NewEvent,
     PostingWrites,
     Rejection,
@@ -163,8 +165,11 @@ class SqlEventLog:
     def appends_follow(self, consumer: str) -> bool:
         if self.db.dialect != "sqlite":  # concurrent appends may take lower offsets and commit later
             return False
+        return self.last_offset() == self.position(consumer)
+
+    def last_offset(self) -> int:
         row = self.db.fetchone('SELECT COALESCE(MAX("offset"), 0) FROM events')
-        return row is not None and int(row[0]) == self.position(consumer)
+        return int(row[0]) if row else 0
 
     def position(self, consumer: str) -> int:
         row = self.db.fetchone('SELECT "offset" FROM consumer_positions WHERE consumer = ?', (consumer,))
@@ -333,39 +338,33 @@ class SqlLedger:
                             series)
 
     def write(self, writes: PostingWrites) -> None:
+        db = self.db
+        entry_ids = db.next_ids("journal_entries", "entry_id", len(writes.entries)) if writes.entries else []
+        move_ids = db.next_ids("stock_moves", "move_id", len(writes.moves)) if writes.moves else []
+        self._write_rows(self.rows(writes, entry_ids, move_ids), ids_checked=True)
+
+    def write_rows(self, rows: LedgerRows) -> None:
+        self._write_rows(rows, ids_checked=False)
+
+    def _write_rows(self, rows: LedgerRows, *, ids_checked: bool) -> None:
         try:
-            self._write(writes)
+            if not ids_checked:
+                self._check_ids(rows)
+            self._insert(rows)
         except self.db.conflict_errors() as error:  # another worker got there first
             raise WriteConflict(str(error)) from error
 
-    def _write_positions(self, writes: PostingWrites) -> None:
-        """Optimistic concurrency: a position is inserted only if nobody created it, and updated
-        only if it still holds what this batch read. Otherwise WriteConflict: compute again."""
-        created, changed = [], []
-        for (sku, location), (store, p) in writes.positions.items():
-            before = writes.positions_as_read.get((sku, location))
-            if before is None:
-                created.append((sku, location, store, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty))
-            else:
-                changed.append((p.on_hand, p.value, p.last_cost_value, p.last_cost_qty, sku, location,
-                                before.on_hand, before.value, before.last_cost_value, before.last_cost_qty))
-        self.db.executemany(
-            "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value,"
-            " last_cost_qty) VALUES (?, ?, ?, ?, ?, ?, ?)", created)
-        updated = self.db.executemany(
-            "UPDATE stock_positions SET on_hand = ?, value = ?, last_cost_value = ?, last_cost_qty = ? "
-            "WHERE sku = ? AND location_id = ? AND on_hand = ? AND value = ? AND last_cost_value = ? "
-            "AND last_cost_qty = ?", changed)
-        if changed and updated != len(changed):
-            raise WriteConflict(f"{len(changed) - updated} stock position(s) changed under this batch")
-        if writes.positions_unchanged:
-            stored = self.load_stocks(list(writes.positions_unchanged))
-            moved = [key for key, position in writes.positions_unchanged.items() if stored.get(key) != position]
-            if moved:
-                raise WriteConflict(f"{len(moved)} stock position(s) this batch relied on changed under it")
+    def _check_ids(self, rows: LedgerRows) -> None:
+        """Rows computed ahead (the pipelined importer) carry the ids they expected to get."""
+        for table, column, written in (("journal_entries", "entry_id", rows.entries),
+                                       ("stock_moves", "move_id", rows.moves)):
+            if written and self.db.next_ids(table, column, 1)[0] != written[0][0]:
+                raise WriteConflict(f"{table} grew under a batch computed ahead")
 
-    def _write(self, writes: PostingWrites) -> None:
-        db = self.db
+    @staticmethod
+    def rows(writes: PostingWrites, entry_ids: Sequence[int], move_ids: Sequence[int]) -> LedgerRows:
+        """What ``write`` stores, as rows, computed without the database: the journal entries
+        get ``entry_ids`` and the stock moves ``move_ids``, in order."""
         entries: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
         # The batch's lines summed per (store, account) and per (day, store, account): the
@@ -373,7 +372,6 @@ class SqlLedger:
         # batch, not per line).
         daily: dict[tuple[str, str, str], list[int]] = {}
         days: dict[date, str] = {}  # each business day's text, made once per batch
-        entry_ids = db.next_ids("journal_entries", "entry_id", len(writes.entries)) if writes.entries else []
         for entry_id, (offset, event_id, entry_no, entry) in zip(entry_ids, writes.entries, strict=True):
             business_day = entry.business_day
             day = days.get(business_day) or days.setdefault(business_day, business_day.isoformat())
@@ -397,44 +395,87 @@ class SqlLedger:
             else:
                 total[0] += debit
                 total[1] += credit
-        db.insert_many("journal_entries", ("entry_id", "event_offset", "event_id", "entry_no", "store_id",
-                                           "business_day", "register_id", "memo"), entries)
-        db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), lines)
-        # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
-        db.upsert_many(*_ADD_TO_ACCOUNT_BALANCE[:2], [(*key, *total) for key, total in sorted(running.items())],
-                       _ADD_TO_ACCOUNT_BALANCE[2])
-        db.upsert_many(*_ADD_TO_DAILY_BALANCE[:2], [(*key, *total) for key, total in sorted(daily.items())],
-                       _ADD_TO_DAILY_BALANCE[2])
         move_numbers: dict[int, int] = {}
         moves = []
-        move_ids = db.next_ids("stock_moves", "move_id", len(writes.moves)) if writes.moves else []
         for move_id, (offset, m) in zip(move_ids, writes.moves, strict=True):
             move_no = move_numbers[offset] = move_numbers.get(offset, 0) + 1
             business_day = m.business_day
             day = days.get(business_day) or days.setdefault(business_day, business_day.isoformat())
             moves.append((move_id, offset, move_no, m.sku, m.location_id, m.store_id, m.qty, m.value, m.kind, day))
-        db.insert_many("stock_moves", ("move_id", "event_offset", "move_no", *_MOVE_COLUMNS.split(", ")), moves)
-        self._write_positions(writes)
-        db.insert_many(
-            "documents", ("number", "series", "sequence", "kind", "store_id", "event_offset", "event_id",
-                          "business_day", "original_number", "total", "tax", "body"),
+        created, changed = [], []
+        for (sku, location), (store, p) in writes.positions.items():
+            before = writes.positions_as_read.get((sku, location))
+            if before is None:
+                created.append((sku, location, store, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty))
+            else:
+                changed.append((p.on_hand, p.value, p.last_cost_value, p.last_cost_qty, sku, location,
+                                before.on_hand, before.value, before.last_cost_value, before.last_cost_qty))
+        return LedgerRows(
+            entries, lines,
+            # Sorted: two PostgreSQL workers touching the same keys lock them in the same order.
+            [(*key, *total) for key, total in sorted(running.items())],
+            [(*key, *total) for key, total in sorted(daily.items())],
+            moves, created, changed,
+            [(sku, location, p.on_hand, p.value, p.last_cost_value, p.last_cost_qty)
+             for (sku, location), p in writes.positions_unchanged.items()],
             [(d.number, d.series, d.sequence, d.draft.kind, d.draft.store_id, d.event_offset, d.event_id,
               d.draft.business_day.isoformat(), d.draft.original_number, d.draft.total, d.draft.tax,
-              _json(d.draft.body)) for d in writes.documents])
-        db.executemany("INSERT INTO document_series (series, last_number) VALUES (?, ?) "
-                       "ON CONFLICT (series) DO UPDATE SET last_number = excluded.last_number",
-                       list(writes.series.items()))
-        db.upsert_many(
-            "sales", ("store_id", "receipt_no", "event_id", "business_day", "register_id", "invoice_number",
-                      "total", "tax", "cash", "lines", "voided"),
+              _json(d.draft.body)) for d in writes.documents],
+            list(writes.series.items()),
             [(s.store_id, s.receipt_no, s.event_id, s.business_day.isoformat(), s.register_id,
               s.invoice_number, s.total, s.tax, s.cash,
               _json([[ln.line_no, ln.sku, ln.qty, ln.cogs, ln.returned_qty] for ln in s.lines]),
               int(s.voided)) for s in writes.sales.values()],
+            [(d.register_id, d.store_id, _drawer_json(d)) for d in writes.drawers.values()],
+            [(d.register_id, d.session_id, d.store_id,
+              d.business_day.isoformat() if d.business_day else None, d.session_status,
+              d.opening_float, d.cash_sales, d.cash_refunds, d.float_adds, d.drops, d.paid_outs,
+              d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
+              d.counted, d.over_short, d.approved_by)
+             for d in writes.drawers.values() if d.session_id is not None],
+            [(offset, status) for offset, status in writes.statuses], writes.posted_at,
+            [(order_id,) for order_id in writes.consumed_orders])
+
+    def _write_positions(self, rows: LedgerRows) -> None:
+        """Optimistic concurrency: a position is inserted only if nobody created it, and updated
+        only if it still holds what this batch read. Otherwise WriteConflict: compute again."""
+        self.db.executemany(
+            "INSERT INTO stock_positions (sku, location_id, store_id, on_hand, value, last_cost_value,"
+            " last_cost_qty) VALUES (?, ?, ?, ?, ?, ?, ?)", rows.positions_created)
+        changed = rows.positions_changed
+        updated = self.db.executemany(
+            "UPDATE stock_positions SET on_hand = ?, value = ?, last_cost_value = ?, last_cost_qty = ? "
+            "WHERE sku = ? AND location_id = ? AND on_hand = ? AND value = ? AND last_cost_value = ? "
+            "AND last_cost_qty = ?", changed)
+        if changed and updated != len(changed):
+            raise WriteConflict(f"{len(changed) - updated} stock position(s) changed under this batch")
+        if rows.positions_unchanged:
+            stored = self.load_stocks([(row[0], row[1]) for row in rows.positions_unchanged])
+            moved = [row for row in rows.positions_unchanged
+                     if stored.get((row[0], row[1])) != StockPosition(row[2], row[3], row[4], row[5])]
+            if moved:
+                raise WriteConflict(f"{len(moved)} stock position(s) this batch relied on changed under it")
+
+    def _insert(self, rows: LedgerRows) -> None:
+        db = self.db
+        db.insert_many("journal_entries", ("entry_id", "event_offset", "event_id", "entry_no", "store_id",
+                                           "business_day", "register_id", "memo"), rows.entries)
+        db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), rows.lines)
+        db.upsert_many(*_ADD_TO_ACCOUNT_BALANCE[:2], rows.account_balances, _ADD_TO_ACCOUNT_BALANCE[2])
+        db.upsert_many(*_ADD_TO_DAILY_BALANCE[:2], rows.daily_balances, _ADD_TO_DAILY_BALANCE[2])
+        db.insert_many("stock_moves", ("move_id", "event_offset", "move_no", *_MOVE_COLUMNS.split(", ")), rows.moves)
+        self._write_positions(rows)
+        db.insert_many(
+            "documents", ("number", "series", "sequence", "kind", "store_id", "event_offset", "event_id",
+                          "business_day", "original_number", "total", "tax", "body"), rows.documents)
+        db.executemany("INSERT INTO document_series (series, last_number) VALUES (?, ?) "
+                       "ON CONFLICT (series) DO UPDATE SET last_number = excluded.last_number", rows.series)
+        db.upsert_many(
+            "sales", ("store_id", "receipt_no", "event_id", "business_day", "register_id", "invoice_number",
+                      "total", "tax", "cash", "lines", "voided"), rows.sales,
             "ON CONFLICT (store_id, receipt_no) DO UPDATE SET lines = excluded.lines, voided = excluded.voided")
         db.executemany("INSERT INTO drawers (register_id, store_id, state) VALUES (?, ?, ?) "
-                       "ON CONFLICT (register_id) DO UPDATE SET state = excluded.state",
-                       [(d.register_id, d.store_id, _drawer_json(d)) for d in writes.drawers.values()])
+                       "ON CONFLICT (register_id) DO UPDATE SET state = excluded.state", rows.drawers)
         db.executemany(
             "INSERT INTO register_sessions (register_id, session_id, store_id, business_day, status,"
             " opening_float, cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted,"
@@ -443,23 +484,17 @@ class SqlLedger:
             "cash_sales = excluded.cash_sales, cash_refunds = excluded.cash_refunds, "
             "float_adds = excluded.float_adds, drops = excluded.drops, paid_outs = excluded.paid_outs,"
             " expected = excluded.expected, counted = excluded.counted, over_short = excluded.over_short,"
-            " approved_by = excluded.approved_by",
-            [(d.register_id, d.session_id, d.store_id,
-              d.business_day.isoformat() if d.business_day else None, d.session_status,
-              d.opening_float, d.cash_sales, d.cash_refunds, d.float_adds, d.drops, d.paid_outs,
-              d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
-              d.counted, d.over_short, d.approved_by)
-             for d in writes.drawers.values() if d.session_id is not None])
-        if db.dialect == "postgresql" and writes.statuses:
+            " approved_by = excluded.approved_by", rows.sessions)
+        if db.dialect == "postgresql" and rows.statuses:
             db.execute('UPDATE events SET status = w.status, posted_at = ? FROM unnest(?::bigint[], ?::text[]) '
                        'AS w ("offset", status) WHERE events."offset" = w."offset"',
-                       (writes.posted_at, [offset for offset, _ in writes.statuses],
-                        [status for _, status in writes.statuses]))
+                       (rows.posted_at, [offset for offset, _ in rows.statuses],
+                        [status for _, status in rows.statuses]))
         else:
             db.executemany('UPDATE events SET status = ?, posted_at = ? WHERE "offset" = ?',
-                           [(status, writes.posted_at, offset) for offset, status in writes.statuses])
+                           [(status, rows.posted_at, offset) for offset, status in rows.statuses])
         db.executemany("UPDATE reservations SET status = 'consumed' WHERE order_id = ? AND status = 'active'",
-                       [(order_id,) for order_id in writes.consumed_orders])
+                       rows.consumed_orders)
 
 
 def _exception(row: Row) -> ExceptionRecord:

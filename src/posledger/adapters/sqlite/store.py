@@ -228,6 +228,14 @@ class SqliteUnitOfWork(RetryingFactory):
     def transient_kind(self, error: BaseException) -> str | None:
         return transient_kind(error)
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the file (SQLite's
+        ``PRAGMA data_version`` on the writer connection; this factory's own commits leave it
+        be). Read inside a write transaction, it says whether anyone wrote since it was last read."""
+        with self._lock:
+            row = self._connection.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
     def _open_reader(self) -> SqliteDatabase:
         connection = connect(self.path, self._busy_timeout)
         connection.execute("PRAGMA query_only=ON")
