@@ -29,7 +29,8 @@ What makes that safe:
 
 from __future__ import annotations
 
-from typing import Any, NoReturn, Protocol
+from collections.abc import Callable
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import msgspec
 
@@ -48,6 +49,10 @@ from posledger.domain.posting import Drawer, SaleRecord
 
 __all__ = ["NotPipelinable", "ChunkWrites", "ChunkAck", "ChunkWriter", "WriterStopped", "InFlight",
            "RecordingUnitOfWork", "apply_chunk_writes"]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class NotPipelinable(Exception):
@@ -109,30 +114,55 @@ def apply_chunk_writes(uow: UnitOfWork, writes: ChunkWrites) -> None:
         uow.events.set_position(consumer, offset)
 
 
+class _ChunkOverlay:
+    """What one chunk in flight wrote, by table."""
+
+    __slots__ = ("number", "events", "high_seqs", "stock", "series", "sales", "drawers")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.events: dict[str, tuple[str, int]] = {}  # event_id: (body hash, offset)
+        self.high_seqs: dict[str, int] = {}
+        self.stock: dict[tuple[str, str], StockPosition] = {}
+        self.series: dict[str, int] = {}
+        self.sales: dict[tuple[str, str], SaleRecord] = {}
+        self.drawers: dict[str, Drawer] = {}
+
+
 class InFlight:
     """What the chunks sent to the writer and not yet acknowledged wrote, as later chunks must
-    read it: each value with the number of the chunk that wrote it last, dropped when that
-    chunk's commit is acknowledged (the database then says the same)."""
+    read it: one overlay per chunk, read newest first, dropped when that chunk's commit is
+    acknowledged (the database then says the same)."""
 
     def __init__(self, last_offset: int, position: int, last_ids: tuple[int, int]) -> None:
         self.last_offset = last_offset  # the log's last offset, counting what is in flight
         self.position = position  # the posting consumer's position, likewise
         self.last_entry_id, self.last_move_id = last_ids  # the journal's and the stock moves' last ids
-        self.events: dict[str, tuple[int, str, int]] = {}  # event_id: (chunk, body hash, offset)
-        self.high_seqs: dict[str, tuple[int, int]] = {}
-        self.stock: dict[tuple[str, str], tuple[int, StockPosition]] = {}
-        self.series: dict[str, tuple[int, int]] = {}
-        self.sales: dict[tuple[str, str], tuple[int, SaleRecord]] = {}
-        self.drawers: dict[str, tuple[int, Drawer]] = {}
+        self._chunks: list[_ChunkOverlay] = []  # oldest first
 
-    def committed(self, chunk: int) -> None:
-        for table in (self.events, self.high_seqs, self.stock, self.series, self.sales, self.drawers):
-            _drop(table, chunk)
+    def of(self, number: int) -> _ChunkOverlay:
+        """The overlay chunk ``number`` (the one being planned) writes into."""
+        if not self._chunks or self._chunks[-1].number != number:
+            self._chunks.append(_ChunkOverlay(number))
+        return self._chunks[-1]
 
+    def committed(self, number: int) -> None:
+        self._chunks = [chunk for chunk in self._chunks if chunk.number != number]
 
-def _drop(table: dict[Any, tuple[Any, ...]], chunk: int) -> None:
-    for key in [key for key, value in table.items() if value[0] == chunk]:
-        del table[key]
+    def event(self, event_id: str) -> tuple[str, int] | None:
+        for chunk in reversed(self._chunks):
+            hit = chunk.events.get(event_id)
+            if hit is not None:
+                return hit
+        return None
+
+    def find(self, table: str, key: Any) -> Any:
+        """The newest value in flight for ``key`` in ``table`` (an overlay's attribute), or None."""
+        for chunk in reversed(self._chunks):
+            hit = getattr(chunk, table).get(key)
+            if hit is not None:
+                return hit
+        return None
 
 
 class _Refusing:
@@ -147,15 +177,15 @@ class _RecordingEventLog(_Refusing):
         self._reads, self._flight, self._writes = reads.events, flight, writes
 
     def find_many(self, event_ids: list[str]) -> dict[str, tuple[str, int]]:
-        flying = self._flight.events
+        in_flight = self._flight.event
         found: dict[str, tuple[str, int]] = {}
         missing = []
         for event_id in event_ids:
-            hit = flying.get(event_id)
+            hit = in_flight(event_id)
             if hit is None:
                 missing.append(event_id)
             else:
-                found[event_id] = (hit[1], hit[2])
+                found[event_id] = hit
         if missing:
             found.update(self._reads.find_many(missing))
         return found
@@ -169,9 +199,9 @@ class _RecordingEventLog(_Refusing):
         first = flight.last_offset + 1
         offsets = list(range(first, first + len(events)))
         writes.first_offset, writes.events = first, events
-        flying, chunk = flight.events, writes.number
+        written = flight.of(writes.number).events
         for event, offset in zip(events, offsets, strict=True):
-            flying[event.event_id] = (chunk, event.body_hash, offset)
+            written[event.event_id] = (event.body_hash, offset)
         flight.last_offset = offsets[-1]
         return offsets
 
@@ -179,17 +209,11 @@ class _RecordingEventLog(_Refusing):
         self._writes.rejections.append(rejection)
 
     def high_seqs(self, register_ids: list[str]) -> dict[str, int]:
-        flying = self._flight.high_seqs
-        found = {register_id: flying[register_id][1] for register_id in register_ids if register_id in flying}
-        missing = [register_id for register_id in register_ids if register_id not in flying]
-        if missing:
-            found.update(self._reads.high_seqs(missing))
-        return found
+        return _under(self._flight, "high_seqs", register_ids, self._reads.high_seqs)
 
     def set_high_seqs(self, rows: list[tuple[str, str, int]]) -> None:
         self._writes.high_seqs.extend(rows)
-        chunk = self._writes.number
-        self._flight.high_seqs.update((register_id, (chunk, seq)) for register_id, _, seq in rows)
+        self._flight.of(self._writes.number).high_seqs.update((register_id, seq) for register_id, _, seq in rows)
 
     def appends_follow(self, consumer: str) -> bool:
         return self.position(consumer) == self._flight.last_offset
@@ -204,6 +228,21 @@ class _RecordingEventLog(_Refusing):
             raise NotPipelinable(f"the position of {consumer}")
         self._writes.positions.append((consumer, offset))
         self._flight.position = offset
+
+
+def _under(flight: InFlight, table: str, keys: list[K], read: Callable[[list[K]], dict[K, V]]) -> dict[K, V]:
+    """``read(keys)`` under what is in flight: the keys a chunk in flight wrote, from it."""
+    found: dict[K, V] = {}
+    missing = []
+    for key in keys:
+        hit = flight.find(table, key)
+        if hit is None:
+            missing.append(key)
+        else:
+            found[key] = hit
+    if missing:
+        found.update(read(missing))
+    return found
 
 
 class _RecordingParking(_Refusing):
@@ -228,31 +267,21 @@ class _RecordingLedger(_Refusing):
         return self.load_stocks([(sku, location_id)]).get((sku, location_id))
 
     def load_stocks(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StockPosition]:
-        flying = self._flight.stock
-        found = {key: flying[key][1] for key in keys if key in flying}
-        missing = [key for key in keys if key not in flying]
-        if missing:
-            found.update(self._reads.load_stocks(missing))
-        return found
+        return _under(self._flight, "stock", keys, self._reads.load_stocks)
 
     def load_sale(self, store_id: str, receipt_no: str) -> SaleRecord | None:
-        hit = self._flight.sales.get((store_id, receipt_no))
-        return hit[1] if hit is not None else self._reads.load_sale(store_id, receipt_no)
+        hit: SaleRecord | None = self._flight.find("sales", (store_id, receipt_no))
+        return hit if hit is not None else self._reads.load_sale(store_id, receipt_no)
 
     def load_drawer(self, register_id: str) -> Drawer | None:
-        hit = self._flight.drawers.get(register_id)
-        return hit[1] if hit is not None else self._reads.load_drawer(register_id)
+        hit: Drawer | None = self._flight.find("drawers", register_id)
+        return hit if hit is not None else self._reads.load_drawer(register_id)
 
     def last_document_number(self, series: str) -> int:
         return self.last_document_numbers([series]).get(series, 0)
 
     def last_document_numbers(self, series: list[str]) -> dict[str, int]:
-        flying = self._flight.series
-        found = {name: flying[name][1] for name in series if name in flying}
-        missing = [name for name in series if name not in flying]
-        if missing:
-            found.update(self._reads.last_document_numbers(missing))
-        return found
+        return _under(self._flight, "series", series, self._reads.last_document_numbers)
 
     def write(self, writes: PostingWrites) -> None:
         """Recorded as the rows the writer stores (built here: the writer has the database's work
@@ -263,10 +292,11 @@ class _RecordingLedger(_Refusing):
         self._writes.ledger.append(self._reads.rows(writes, entry_ids, move_ids))
         flight.last_entry_id += len(writes.entries)
         flight.last_move_id += len(writes.moves)
-        flight.stock.update((key, (chunk, position)) for key, (_, position) in writes.positions.items())
-        flight.series.update((name, (chunk, number)) for name, number in writes.series.items())
-        flight.sales.update((key, (chunk, sale)) for key, sale in writes.sales.items())
-        flight.drawers.update((register_id, (chunk, drawer)) for register_id, drawer in writes.drawers.items())
+        written = flight.of(chunk)
+        written.stock.update((key, position) for key, (_, position) in writes.positions.items())
+        written.series.update(writes.series)
+        written.sales.update(writes.sales)
+        written.drawers.update(writes.drawers)
 
 
 class _RecordingExceptions(_Refusing):

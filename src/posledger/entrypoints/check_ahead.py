@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from posledger.app.batch_import import CheckedChunk, checked_chunks
+from posledger.entrypoints.pipes import wide_pipe
 
 __all__ = ["checked_ahead"]
 
@@ -44,7 +45,7 @@ def checked_ahead(path: Path, chunk_size: int, source: str = "import") -> Iterat
             yield from checked_chunks(handle, chunk_size, source)
         return
     context = multiprocessing.get_context("spawn")  # the child inherits no threads, locks or connections
-    receiver, sender = context.Pipe(duplex=False)
+    receiver, sender = wide_pipe(context)
     child = context.Process(target=_check_file, args=(str(path), chunk_size, source, sender),
                             name="posledger-check-ahead", daemon=True)
     child.start()

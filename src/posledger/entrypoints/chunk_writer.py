@@ -36,6 +36,7 @@ from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.app.collector import collector_paused
 from posledger.app.pipeline import ChunkAck, ChunkWriter, ChunkWrites, WriterStopped, apply_chunk_writes
 from posledger.app.ports import UnitOfWorkFactory, WriteConflict
+from posledger.entrypoints.pipes import wide_pipe
 
 __all__ = ["ProcessChunkWriter", "chunk_writer", "SMALL_INPUT_BYTES"]
 
@@ -65,7 +66,7 @@ class ProcessChunkWriter:
 
     def __init__(self, path: str, *, transport_backlog: bool) -> None:
         context = multiprocessing.get_context("spawn")  # no inherited threads, locks or connections
-        chunks_out, self._chunks = context.Pipe(duplex=False)
+        chunks_out, self._chunks = wide_pipe(context)
         self._acks, acks_in = context.Pipe(duplex=False)
         self._process = context.Process(target=_write_chunks,
                                         args=(path, transport_backlog, chunks_out, acks_in, os.getpid()),
