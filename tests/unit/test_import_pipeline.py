@@ -249,18 +249,14 @@ def test_a_writer_that_dies_part_way_loses_nothing_and_posts_nothing_twice(
             inner._process.join(5)
 
     report = _import(path, day, writer_for(kill))
-    lines, accepted, duplicate, problems, posted, parked, findings = expected_report
-    # What the writer committed but could not acknowledge comes back as duplicate.
-    assert (report.lines, report.accepted + report.duplicate) == (lines, accepted + duplicate)
-    assert report.problems == problems
+    # What the writer committed and could not acknowledge is found in the log and counted as
+    # accepted, as the usual path counts it.
+    assert _summary(report) == expected_report
     tables = _tables(path)
-    for table in ("journal_lines", "stock_positions", "documents", "sales", "account_balances", "exceptions"):
-        assert len(tables[table]) == len(expected_tables[table]), table
-    uow = SqliteUnitOfWork(path)
-    with uow() as unit:
-        assert check_invariants(unit).ok
-        assert unit.queries.postings_per_event() == {}  # events posted more than once
-    uow.close()
+    # Only a chunk that appends nothing cannot be told committed: it is posted again, and its
+    # rejections are recorded twice, as when a file is imported again.
+    assert len(tables.pop("rejections")) >= len(expected_tables["rejections"])
+    assert tables == {name: rows for name, rows in expected_tables.items() if name != "rejections"}
 
 
 def test_the_writer_refuses_writes_computed_for_other_offsets(tmp_path: Path) -> None:

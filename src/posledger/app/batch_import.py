@@ -154,6 +154,7 @@ class _Sent:
     chunk: CheckedChunk
     results: list[IngestResult]
     posting: PostingReport
+    first_event: tuple[str, int] | None  # the first event it appends and the offset planned for it
 
 
 class _PipelinedImport:
@@ -217,7 +218,8 @@ class _PipelinedImport:
         except WriterStopped:
             self._writer_stopped()
             return False
-        self._sent.append(_Sent(self._number, chunk, results, posting))
+        first_event = (writes.events[0].event_id, writes.first_offset) if writes.events else None
+        self._sent.append(_Sent(self._number, chunk, results, posting, first_event))
         return True
 
     def _fenced(self) -> InFlight:
@@ -279,8 +281,23 @@ class _PipelinedImport:
             self._here(chunk)
 
     def _writer_stopped(self) -> None:
+        """The writer is gone, perhaps after committing chunks it could not acknowledge: those
+        are counted as it planned them (a chunk's events are in the log at the offsets planned
+        only if it committed, all of it), the rest posted here."""
         logger.warning("the writer process stopped; posting the rest of the import here")
         self._writer_alive = False
+        committed = 0
+        with self._uow_factory(read_only=True) as reads:
+            for count, sent in enumerate(self._sent, start=1):
+                if sent.first_event is None:
+                    continue  # it appends nothing: a chunk after it tells whether it committed
+                event_id, offset = sent.first_event
+                stored = reads.events.find_many([event_id]).get(event_id)
+                if stored is None or stored[1] != offset:
+                    break
+                committed = count
+        for sent in list(self._sent)[:committed]:
+            self._acknowledged(ChunkAck(sent.number))
         self._redo_here()
 
     def _here(self, chunk: CheckedChunk) -> None:

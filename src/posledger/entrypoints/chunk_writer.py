@@ -75,6 +75,7 @@ class ProcessChunkWriter:
         chunks_out.close()
         acks_in.close()
         self._encoder = msgspec.msgpack.Encoder()
+        self._stopped: WriterStopped | None = None
 
     def fence(self) -> None:
         self._send(_FENCE)
@@ -85,12 +86,17 @@ class ProcessChunkWriter:
         self._send(self._encoder.encode(writes))
 
     def acks(self, *, wait: bool) -> list[ChunkAck]:
+        """What arrived before the process stopped comes back first; the stop on the next call."""
+        if self._stopped is not None:
+            raise self._stopped
         received: list[ChunkAck] = []
         try:
             while (wait and not received) or self._acks.poll():
                 received.append(self._receive())
-        except OSError as error:
-            raise WriterStopped(str(error)) from error
+        except (WriterStopped, OSError) as error:
+            self._stopped = error if isinstance(error, WriterStopped) else WriterStopped(str(error))
+            if not received:
+                raise self._stopped from error
         return received
 
     def close(self) -> None:
