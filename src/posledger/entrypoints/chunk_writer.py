@@ -23,8 +23,10 @@ import ctypes.util
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -137,11 +139,15 @@ def _write_chunks(path: str, transport_backlog: bool, chunks: Connection, acks: 
     factory = SqliteUnitOfWork(path, transport_backlog=transport_backlog)
     decoder = msgspec.msgpack.Decoder(ChunkWrites)
     mark: int | None = None  # data_version at the fence; None: refusing until the next fence
+    # A thread takes each chunk off the pipe while the one before commits: the importer's send
+    # then returns at once rather than waiting for the commit (its thread holds the interpreter
+    # lock only to copy the bytes; SQLite releases it while it writes).
+    inbox: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    threading.Thread(target=_take_off, args=(chunks, inbox), name="chunk-reader", daemon=True).start()
     try:
         while True:
-            try:
-                message = chunks.recv_bytes()
-            except (EOFError, OSError):
+            message = inbox.get()
+            if message is None:
                 return
             if message == _FENCE:
                 mark = factory.data_version()
@@ -164,6 +170,14 @@ def _write_chunks(path: str, transport_backlog: bool, chunks: Connection, acks: 
     finally:
         factory.close()
         acks.close()
+
+
+def _take_off(chunks: Connection, inbox: queue.Queue[bytes | None]) -> None:
+    try:
+        while True:
+            inbox.put(chunks.recv_bytes())
+    except (EOFError, OSError):  # the importer closed the pipe, or is gone
+        inbox.put(None)
 
 
 def _commit(factory: SqliteUnitOfWork, writes: ChunkWrites, mark: int) -> None:
