@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from posledger.app.batch_import import CheckedChunk, checked_chunks
+from posledger.app.collector import collector_paused
 from posledger.entrypoints.pipes import wide_pipe
 
 __all__ = ["checked_ahead"]
@@ -54,7 +55,8 @@ def checked_ahead(path: Path, chunk_size: int, source: str = "import") -> Iterat
     try:
         while True:
             try:
-                chunk: CheckedChunk | None = receiver.recv()
+                with collector_paused():  # what it unpickles lives on: no collection need look at it
+                    chunk: CheckedChunk | None = receiver.recv()
             except (EOFError, OSError):
                 logger.warning("the checking process stopped (exit code %s); checking the rest of %s here",
                                child.exitcode, path)
