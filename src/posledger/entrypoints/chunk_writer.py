@@ -8,8 +8,9 @@ the importer's fence, applies the writes, commits and acknowledges. After a refu
 everything until the next fence, since later chunks were computed from what the refused one
 would have written.
 
-Flow control is the pipe: a chunk is a few MB, so the importer's ``send`` returns only once
-this process has started reading it, which it does when the chunk before is committed.
+Flow control: a thread here takes chunks off the pipe while the one before commits (two at
+most wait in memory), so the importer's ``send`` returns at once; the importer itself keeps at
+most two chunks unacknowledged.
 
 The process ignores Ctrl-C (the importer handles it, then closes the pipe) and ends when the
 importer closes the pipe. If the importer is killed, so is this process (Linux's parent-death
