@@ -39,13 +39,13 @@ from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.app.collector import collector_paused
 from posledger.app.pipeline import ChunkAck, ChunkWriter, ChunkWrites, WriterStopped, apply_chunk_writes
 from posledger.app.ports import UnitOfWorkFactory, WriteConflict
+from posledger.entrypoints.check_ahead import SMALL_FILE_BYTES
 from posledger.entrypoints.pipes import wide_pipe
 
-__all__ = ["ProcessChunkWriter", "chunk_writer", "SMALL_INPUT_BYTES"]
+__all__ = ["ProcessChunkWriter", "chunk_writer"]
 
 logger = logging.getLogger(__name__)
 
-SMALL_INPUT_BYTES = 256 * 1024  # below this, starting a process (~0.2 s) costs more than it saves
 _FENCE = b"F"
 _FENCED = -1  # the acknowledgement number of a fence
 
@@ -54,7 +54,7 @@ _FENCED = -1  # the acknowledgement number of a fence
 def chunk_writer(uow: UnitOfWorkFactory, source: Path) -> Iterator[ChunkWriter | None]:
     """A writer process for importing ``source`` into ``uow``, or None where one would not pay:
     not a SQLite file (PostgreSQL appends and posts apart), or a small input."""
-    if not isinstance(uow, SqliteUnitOfWork) or uow.path == ":memory:" or source.stat().st_size < SMALL_INPUT_BYTES:
+    if not isinstance(uow, SqliteUnitOfWork) or uow.path == ":memory:" or source.stat().st_size < SMALL_FILE_BYTES:
         yield None
         return
     writer = ProcessChunkWriter(uow.path, transport_backlog=uow.transport_backlog)
