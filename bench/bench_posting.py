@@ -212,6 +212,7 @@ def run(n: int, batch: int, profile: bool, phases: bool = False, database_url: s
         db_mb = database_size()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
     if timer is not None:
         for name, us in timer.per_event_us(n, elapsed).items():
             print(f"  {name:<52} {us:>8.1f} µs/event", file=sys.stderr)

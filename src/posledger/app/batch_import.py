@@ -163,7 +163,10 @@ class _PipelinedImport:
     Chunks the pipeline cannot carry (see ``NotPipelinable``), or that the writer refused, are
     posted here the usual way, once everything before them is committed."""
 
-    IN_FLIGHT = 2
+    # Four, not two: the writer's commit waits on the disk, and with more planned ahead the
+    # importer keeps planning through it (measured, issue 7: +7 % at 100,000 sales; eight gave
+    # nothing more).
+    IN_FLIGHT = 4
 
     def __init__(self, uow_factory: UnitOfWorkFactory, engine: PostingEngine, writer: ChunkWriter, clock: Clock,
                  cache: EventCache | None, partitions: int, progress: Callable[[int, int], None] | None) -> None:

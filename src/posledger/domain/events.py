@@ -83,7 +83,7 @@ class Totals(_Value, frozen=True):
     gross: int | None
 
 
-class Sale(_Value, frozen=True):
+class Sale(_Value, frozen=True, tag=True):
     """``sale.completed``, and ``order.fulfilled`` when ``order_id`` is set."""
 
     receipt_no: str
@@ -97,7 +97,7 @@ class Sale(_Value, frozen=True):
     order_id: str | None = None
 
 
-class Return(_Value, frozen=True):
+class Return(_Value, frozen=True, tag=True):
     receipt_no: str
     cashier_id: str | None
     customer_id: str | None
@@ -109,7 +109,7 @@ class Return(_Value, frozen=True):
     totals: Totals | None
 
 
-class Exchange(_Value, frozen=True):
+class Exchange(_Value, frozen=True, tag=True):
     receipt_no: str
     cashier_id: str | None
     customer_id: str | None
@@ -120,26 +120,26 @@ class Exchange(_Value, frozen=True):
     original: OriginalRef | None
 
 
-class Void(_Value, frozen=True):
+class Void(_Value, frozen=True, tag=True):
     receipt_no: str
     reason: str | None
     approved_by: str | None
 
 
-class RegisterOpened(_Value, frozen=True):
+class RegisterOpened(_Value, frozen=True, tag=True):
     session_id: str
     cashier_id: str | None
     opening_float: int
 
 
-class CashMoved(_Value, frozen=True):
+class CashMoved(_Value, frozen=True, tag=True):
     session_id: str
     kind: str  # "drop" | "float_add" | "paid_out"
     amount: int
     reason: str | None
 
 
-class RegisterClosed(_Value, frozen=True):
+class RegisterClosed(_Value, frozen=True, tag=True):
     session_id: str
     counted_cash: int
     approved_by: str | None
@@ -151,7 +151,7 @@ class StockLine(_Value, frozen=True):
     unit_cost: int
 
 
-class StockReceived(_Value, frozen=True):
+class StockReceived(_Value, frozen=True, tag=True):
     location_id: str
     reference: str | None
     lines: tuple[StockLine, ...]
@@ -162,7 +162,7 @@ class StockTransferLine(_Value, frozen=True):
     qty: int
 
 
-class StockTransferred(_Value, frozen=True):
+class StockTransferred(_Value, frozen=True, tag=True):
     from_location_id: str
     to_location_id: str
     reference: str | None
@@ -174,7 +174,7 @@ class StockAdjustLine(_Value, frozen=True):
     qty_delta: int
 
 
-class StockAdjusted(_Value, frozen=True):
+class StockAdjusted(_Value, frozen=True, tag=True):
     location_id: str
     reason: str | None
     lines: tuple[StockAdjustLine, ...]
@@ -185,11 +185,14 @@ class StockCountLine(_Value, frozen=True):
     counted_qty: int
 
 
-class StockCounted(_Value, frozen=True):
+class StockCounted(_Value, frozen=True, tag=True):
     location_id: str
     lines: tuple[StockCountLine, ...]
 
 
+# Each payload is tagged with its class name (``tag=True``), so that an event round-trips through
+# msgspec: the batch importer's checking process sends checked events as msgspec JSON, which is
+# four times cheaper to encode than a pickle (JSON, not MessagePack: it keeps a timestamp's offset).
 Payload = (Sale | Return | Exchange | Void | RegisterOpened | CashMoved | RegisterClosed
            | StockReceived | StockTransferred | StockAdjusted | StockCounted)
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ class SqliteDatabase:
         per = max(1, min(ROWS_PER_INSERT, MAX_VARIABLES // width))
         whole = len(rows) - len(rows) % per
         if whole:
-            flat = [value for row in rows[:whole] for value in row]
+            flat = list(chain.from_iterable(rows[:whole]))
             step = per * width
             self.connection.executemany(head + ",".join([one] * per) + tail,
                                         [flat[start:start + step] for start in range(0, len(flat), step)])

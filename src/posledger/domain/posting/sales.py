@@ -192,15 +192,24 @@ def _sell(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine], par
             rate = rules[(region, code)].rate
             known = rates[code] = (rate, str(rate.numerator / rate.denominator))
         rate, rate_text = known
-        p = price_line(line, rate, inclusive)
-        gross_sum += p.gross
-        discount_sum += p.discount
-        net_sum += p.net
-        tax_sum += p.tax
+        if inclusive:
+            p = price_line(line, rate, inclusive)
+            gross, discount, net, tax, total, expected_tax = p.gross, p.discount, p.net, p.tax, p.total, p.expected_tax
+        else:  # price_line's tax-exclusive case, inline: the hot path builds no PricedLine
+            tax, discount = line.tax, line.discount
+            gross = line.qty * line.unit_price
+            net = gross - discount
+            total = net + tax
+            expected_tax = apply_rate(net, rate)
+        gross_sum += gross
+        discount_sum += discount
+        net_sum += net
+        tax_sum += tax
         sku = line.sku
         item = items[sku]
-        if p.tax != p.expected_tax or item.tax_code != code:
-            tax_issues.append(_tax_issue(p, item.tax_code, rate_text, part))
+        if tax != expected_tax or item.tax_code != code:
+            tax_issues.append(_tax_issue(PricedLine(line, rate, gross, discount, net, tax, total, expected_tax),
+                                         item.tax_code, rate_text, part))
         if not item.active:
             ctx.find("inactive_item", part=part, line_no=line.line_no, sku=sku)
         if line.promo_id is not None:
@@ -219,7 +228,9 @@ def _sell(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine], par
         else:
             cogs_out += cost
         sold.append(SoldLine(line.line_no, sku, line.qty, cost))
-        document_lines.append(_document_line(p, rate_text))
+        document_lines.append({"line_no": line.line_no, "sku": sku, "qty": line.qty, "unit_price": line.unit_price,
+                               "discount": line.discount, "tax_code": code, "rate": rate_text, "net": net,
+                               "tax": tax, "total": total})  # as _document_line
     if tax_issues:
         ctx.find("tax_mismatch", lines=tax_issues)
     for sku, on_hand in negatives:
