@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from posledger.app.clock import Clock
 from posledger.app.ports import UnitOfWorkFactory
 from posledger.domain.errors import InvalidInput
+from posledger.domain.pan import refuse_card_text
 
 __all__ = ["ROLES", "Principal", "Forbidden", "create_token", "authenticate", "token_hash"]
 
@@ -60,6 +61,7 @@ def token_hash(token: str) -> str:
 def create_token(uow_factory: UnitOfWorkFactory, role: str, store_id: str | None, name: str, *,
                  clock: Clock) -> str:
     """Create a token and return it; this is the only time it is visible."""
+    refuse_card_text(name, "name")
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     if role in ("device", "manager") and not store_id:

@@ -31,6 +31,7 @@ from posledger.app.ports import (
 from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
 from posledger.domain.events import Event
+from posledger.domain.pan import has_long_digit_run
 
 __all__ = ["Problem", "IngestResult", "ingest", "ingest_checked", "check", "append", "Checked", "Appended", "canonical_json",
            "SequenceTracker", "Undecodable"]
@@ -62,10 +63,12 @@ _CANONICAL = msgspec.json.Encoder(order="sorted")
 
 
 def _safe_event_id(document: Any) -> str | None:
-    """The event_id worth keeping with a rejection: a short, printable, valid Unicode string."""
+    """The event_id worth keeping with a rejection: a short, printable, valid Unicode string
+    without a run of 13 or more digits (never echoed in an error: CONTRACT section 8)."""
     if isinstance(document, dict):
         value = document.get("event_id")
-        if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() and _storable(value) == value:
+        if (isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() and _storable(value) == value
+                and not has_long_digit_run(value)):
             return value
     return None
 

@@ -14,6 +14,7 @@ from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
 from posledger.domain import fields as f
 from posledger.domain.errors import InvalidInput
 from posledger.domain.master import MASTER_KINDS, MasterData, entry_key, parse_entry
+from posledger.domain.pan import refuse_card_data, refuse_card_text
 
 __all__ = ["LoadReport", "load_master_data", "upsert_entry", "snapshot", "catalog_since",
            "CATALOG_KINDS"]
@@ -44,7 +45,9 @@ def _validate_document(document: Any) -> list[tuple[str, Any, Mapping[str, Any]]
 
 def load_master_data(uow_factory: UnitOfWorkFactory, document: Any, *, clock: Clock) -> LoadReport:
     """Validate the whole bulk document first (nothing is written if one entry is bad),
-    then upsert every entry and release the events parked for missing master data."""
+    then upsert every entry and release the events parked for missing master data. Card data
+    anywhere in it is refused first (CONTRACT section 8): an item name is served to every device."""
+    refuse_card_data(document)
     entries = _validate_document(document)
     now = clock.now()
     return uow_factory.run(lambda uow: _upsert_all(uow, entries, now), operation="load master data",
@@ -54,6 +57,9 @@ def load_master_data(uow_factory: UnitOfWorkFactory, document: Any, *, clock: Cl
 def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, clock: Clock,
                  key: str | None = None) -> LoadReport:
     """One entity, as ``PUT /v1/items/{sku}``: ``key`` (from the URL) must match the body."""
+    refuse_card_data(document)
+    if key is not None:
+        refuse_card_text(key, "key", barcode=kind == "items")
     entry = parse_entry(kind, document, "(body)")
     if key is not None and entry_key(kind, entry) != key:
         raise InvalidInput("(body)", f"the body's key {entry_key(kind, entry)!r} differs from {key!r}")

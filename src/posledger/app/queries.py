@@ -13,6 +13,7 @@ from posledger.app.ports import ExceptionRecord, UnitOfWork, UnitOfWorkFactory
 from posledger.domain.accounts import account_name
 from posledger.domain.errors import InvalidInput
 from posledger.domain.money import round_half_up
+from posledger.domain.pan import refuse_card_text
 
 __all__ = ["trial_balance", "stock_report", "list_exceptions", "resolve_exception",
            "event_status", "check_invariants", "InvariantReport", "exception_json"]
@@ -83,6 +84,7 @@ def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | N
 def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: str,
                       reason: str, retry: bool = False, clock: Clock) -> dict[str, Any]:
     """Close an exception with who and why. ``retry`` also re-queues the event it parked."""
+    refuse_card_text(reason, "reason")
     if not reason.strip():
         raise InvalidInput("reason", "is required")
     now = clock.now()

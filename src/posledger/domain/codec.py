@@ -507,7 +507,14 @@ def parse_event(document: Any, *, check_card_data: bool = True, json_text: str |
     which is twice as fast as converting the decoded object."""
     if check_card_data:
         refuse_card_data(document, json_text)
-    return decode_event(raw) if raw is not None else convert_event(document)
+    try:
+        return decode_event(raw) if raw is not None else convert_event(document)
+    except UnknownField:
+        # The pre-check on ``json_text`` trusts the closed schema's key names: a key outside
+        # it may name card security data, which answers pan_detected rather than unknown_field.
+        if check_card_data and json_text is not None:
+            refuse_card_data(document)
+        raise
 
 
 _PATH_STEP = re.compile(r"[^.\[\]]+|\[\d+\]")

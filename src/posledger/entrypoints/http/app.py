@@ -45,6 +45,7 @@ from posledger.bootstrap import App
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
+from posledger.domain.pan import card_key, card_number_in, gtin_valid
 from posledger.entrypoints.http.auth import TokenCache, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.metrics import Metrics
@@ -170,6 +171,11 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
             # No text field anywhere (and no PostgreSQL text) may hold a NUL character.
             return problem_response(ProblemError(422, "invalid_request", "Invalid request",
                                                  "the path or query contains a NUL character", "(query)"))
+        card_field = _card_data_in_request(request)
+        if card_field is not None:  # refused before anything reads, stores or logs it
+            return problem_response(ProblemError(422, "pan_detected", "Card data is not accepted",
+                                                 "a full card number or card security data is not accepted in a "
+                                                 "path or query", card_field))
         response: Response = await call_next(request)
         route = request.scope.get("route")
         metrics.request_latency.labels(getattr(route, "path", "unmatched"), request.method).observe(
@@ -183,6 +189,29 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     _ledger_routes(api, application)
     _ops_routes(api, application, metrics, worker)
     return api
+
+
+_BARCODE_PATHS = frozenset({"items", "stock"})  # /v1/items/{sku}, /v1/stock/{sku}
+
+
+def _card_data_in_request(request: Request) -> str | None:
+    """The path segment or query parameter holding card data (CONTRACT section 8), or None. A
+    GTIN is a barcode where a SKU goes: the segment after ``items`` or ``stock``, a ``sku`` or
+    ``gtin`` parameter."""
+    segments = request.url.path.split("/")
+    # The path as a whole (a number written with slashes spans segments), barcodes left out.
+    read = [segment for before, segment in zip(["", *segments], segments, strict=False)
+            if not (before in _BARCODE_PATHS and gtin_valid(segment))]
+    if card_number_in("/".join(read)):
+        return "(path)"
+    for name, value in request.query_params.multi_items():
+        if card_key(name) or card_number_in(name):
+            return "(query)"
+        if name in ("sku", "gtin") and gtin_valid(value):
+            continue
+        if card_number_in(value):
+            return name
+    return None
 
 
 def _decode_one(part: msgspec.Raw) -> Any:

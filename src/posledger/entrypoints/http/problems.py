@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from posledger.domain.pan import redact_long_digit_runs
+
 PROBLEM_JSON = "application/problem+json"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -47,11 +49,14 @@ class ProblemError(Exception):
 
 def problem_body(status: int, code: str, title: str, detail: str, field: str | None = None,
                  **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": f"/problems/{code}", "title": title, "status": status,
-                            "detail": detail, "code": code}
+    # An identifier with a run of 13 or more digits is never echoed (CONTRACT section 8): it
+    # may be a card number written in a way the card-data check does not read as one.
+    body: dict[str, Any] = {"type": f"/problems/{code}", "title": redact_long_digit_runs(title),
+                            "status": status, "detail": redact_long_digit_runs(detail), "code": code}
     if field is not None:
-        body["field"] = field
-    body.update(extra)
+        body["field"] = redact_long_digit_runs(field)
+    body.update({key: redact_long_digit_runs(value) if isinstance(value, str) else value
+                 for key, value in extra.items()})
     return body
 
 
