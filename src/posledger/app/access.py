@@ -23,7 +23,11 @@ ROLES = ("device", "manager", "finance", "admin")
 
 
 class Forbidden(Exception):
-    """Authenticated, but this role or store may not do this."""
+    """Authenticated, but this role or store may not do this; ``field``: the reference at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)

@@ -645,6 +645,11 @@ class SqlReservations:
         return self.db.execute("UPDATE reservations SET status = 'released' WHERE order_id = ? AND sku = ? "
                                "AND status = 'active'", (order_id, sku))
 
+    def locations_of(self, order_id: str) -> list[str]:
+        return [row[0] for row in self.db.fetchall(
+            "SELECT DISTINCT location_id FROM reservations WHERE order_id = ? AND status = 'active' "
+            "ORDER BY location_id", (order_id,))]
+
 
 class SqlTokens:
     def __init__(self, db: Database) -> None:

@@ -77,6 +77,16 @@ def _skus_and_locations(event: Event) -> tuple[list[str], list[str]]:
     return [line.sku for line in _lines_of(event)], []
 
 
+def _own_location(event: Event) -> str | None:
+    """The location a stock event acts at, which must be of the event's store."""
+    payload = event.payload
+    if isinstance(payload, (StockReceived, StockAdjusted, StockCounted)):
+        return payload.location_id
+    if isinstance(payload, StockTransferred):
+        return payload.from_location_id
+    return None
+
+
 def missing_master_data(event: Event, master: MasterData) -> list[str]:
     """Everything the event names that master data does not know, as readable phrases."""
     envelope = event.envelope
@@ -95,12 +105,19 @@ def missing_master_data(event: Event, master: MasterData) -> list[str]:
     for sku in dict.fromkeys(skus):
         if sku not in master.items:
             missing.append(f"sku {sku}")
+    own = _own_location(event)
     for location_id in dict.fromkeys(locations):
         location = master.location(location_id)
         if location is None:
             missing.append(f"location {location_id}")
         elif location.store_id not in master.stores:
             missing.append(f"store {location.store_id} of location {location_id}")
+        elif location_id == own and location.store_id != envelope.store_id:
+            # As a register of another store: the event's books are its own store's, so a
+            # stock event names its own location (a transfer's sending side; it may send
+            # anywhere). CONTRACT section 15.
+            missing.append(f"location {location_id} in store {envelope.store_id} "
+                           f"(it belongs to {location.store_id})")
     if store is not None:
         for code in dict.fromkeys(line.tax_code for line in _lines_of(event)):
             if (store.tax_region, code) not in master.tax_rules:

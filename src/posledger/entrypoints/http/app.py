@@ -22,6 +22,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,8 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from posledger.adapters.render.pdf import render_pdf
 from posledger.adapters.render.ubl import render_ubl
 from posledger.app.access import Forbidden, Principal, create_token
+from posledger.app.boundaries import StoreScope
 from posledger.app.ingest import IngestResult, Undecodable, ingest
-from posledger.app.master_data import catalog_since, load_master_data, snapshot, upsert_entry
+from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
@@ -161,6 +163,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     api.state.worker = worker
     api.state.start_worker = start_worker
     api.state.relay = relay
+    api.state.scope = StoreScope(application.uow)
     api.add_middleware(BodyLimit, limit=max_body_bytes)
 
     @api.middleware("http")
@@ -214,6 +217,23 @@ def _card_data_in_request(request: Request) -> str | None:
     return None
 
 
+def _refuse_foreign_references(application: App, scope: StoreScope, principal: Principal,
+                                documents: list[Any], single: bool) -> None:
+    orders: list[tuple[str, str]] = []
+    for index, document in enumerate(documents):
+        where = "" if single else f"[{index}]."
+        scope.refuse_foreign_event(principal, document, where)
+        payload = document.get("payload") if isinstance(document, dict) else None
+        if (isinstance(payload, dict) and document.get("type") == "order.fulfilled"
+                and isinstance(payload.get("order_id"), str)):
+            orders.append((payload["order_id"], f"{where}payload.order_id"))
+    if orders:
+        located = application.uow.run(lambda uow: {order: uow.reservations.locations_of(order)
+                                                   for order, _ in orders}, read_only=True, operation="orders")
+        for order, field in orders:
+            scope.refuse_foreign_order(principal, located[order], field)
+
+
 def _decode_one(part: msgspec.Raw) -> Any:
     try:
         return _JSON.decode(part)
@@ -254,7 +274,7 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(Forbidden)
     async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
-        return problem_response(ProblemError(403, "forbidden", "Not allowed", str(error)))
+        return problem_response(ProblemError(403, "forbidden", "Not allowed", str(error), error.field))
 
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -294,6 +314,7 @@ def _result_json(result: IngestResult) -> dict[str, Any]:
 
 def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
     application: App = api.state.posledger
+    scope: StoreScope = api.state.scope
     event = {"$ref": "#/components/schemas/Event"}  # the codec's Structs, added by _with_event_schemas
     events_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "oneOf": [event, {"type": "array", "items": event, "minItems": 1, "maxItems": MAX_BATCH}]}}}}}
@@ -327,7 +348,10 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
             store_id = item.get("store_id") if isinstance(item, dict) else None
             if isinstance(store_id, str) and not principal.may_write_store(store_id):
                 raise Forbidden(f"a device token for store {principal.store_id} may not post events "
-                                f"for store {store_id} ({'event' if single else f'event [{index}]'})")
+                                f"for store {store_id} ({'event' if single else f'event [{index}]'})",
+                                field="store_id" if single else f"[{index}].store_id")
+        if principal.role != "admin":  # every reference inside the token's store (off the event loop: it may read)
+            await run_in_threadpool(_refuse_foreign_references, application, scope, principal, documents, single)
         results = await ingester.submit(documents)
         now = time.time()
         for item, result in zip(documents, results, strict=True):
@@ -418,6 +442,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
 
 
 def _ledger_routes(api: FastAPI, application: App) -> None:
+    scope: StoreScope = api.state.scope
     @api.get("/v1/ledger/trial-balance", summary="Trial balance, per store or consolidated")
     def get_trial_balance(principal: Auth, store_id: str | None = None,
                           from_: Annotated[str | None, Query(alias="from")] = None,
@@ -475,7 +500,9 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if type(qty) is not int or qty <= 0:
             raise ProblemError(422, "invalid_request", "Invalid reservation", "qty must be a positive integer", "qty")
         assert isinstance(order_id, str) and isinstance(sku, str) and isinstance(location_id, str)
-        _require_location(application, principal, location_id)
+        principal.require("device", "manager", "finance", "admin")
+        scope.refuse_foreign_location(principal, location_id, "location_id")
+        scope.refuse_foreign_order(principal, _order_locations(application, order_id), "order_id")
         try:
             made = reserve(application.uow, order_id, sku, location_id, qty, clock=application.clock)
         except NotAvailable as error:
@@ -487,6 +514,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     @api.delete("/v1/reservations/{order_id}", summary="Release an order's reservations")
     def delete_reservation(order_id: str, principal: Auth, sku: str | None = None) -> dict[str, Any]:
         principal.require("device", "manager", "finance", "admin")
+        scope.refuse_foreign_order(principal, _order_locations(application, order_id), "order_id")
         return {"order_id": order_id, "released": release(application.uow, order_id, sku)}
 
     invoice_responses: dict[int | str, dict[str, Any]] = {200: {"description": "The document", "content": {
@@ -542,14 +570,9 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         return record
 
 
-def _require_location(application: App, principal: Principal, location_id: str) -> None:
-    if principal.role in ("finance", "admin"):
-        return
-    principal.require("device", "manager")
-    location = application.uow.run(lambda uow: snapshot(uow, ("stores", "locations")).location(location_id),
-                                   read_only=True, operation="locations")
-    if location is None or location.store_id != principal.store_id:
-        raise Forbidden(f"location {location_id} is not in store {principal.store_id}")
+def _order_locations(application: App, order_id: str) -> list[str]:
+    return application.uow.run(lambda uow: uow.reservations.locations_of(order_id), read_only=True,
+                               operation="order")
 
 
 def _cursor(cursor: str | None) -> tuple[int, int]:

@@ -1,0 +1,85 @@
+"""A token acts only inside its store, in every reference it makes (CONTRACT section 15): the
+auditor's probes of issue 13, each refused with 403 naming the field, and nothing of the other
+store's books, sequences or reservations changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Server
+from tests.support.builders import line, receive, sale, stock_event, tender
+
+
+def _stock_of(server: Server, sku: str, location: str) -> int:
+    with server.client() as admin:
+        return int(admin.get(f"/v1/stock/{sku}", params={"location_id": location}).json()["on_hand"])
+
+
+def _refused(response: Any, field: str) -> None:
+    assert response.status_code == 403, response.text
+    problem = response.json()
+    assert problem["code"] == "forbidden" and problem["field"] == field, problem
+
+
+def test_a_device_cannot_reach_into_another_stores_books(server: Server) -> None:
+    with server.client() as admin, server.client("device") as device, server.client("device_s2") as device_s2:
+        stocked = receive("A", 98, 600, location="S2", store="S2")
+        assert admin.post("/v1/events", json=stocked).status_code == 202
+        server.wait_posted(stocked["event_id"])
+        assert _stock_of(server, "A", "S2") == 98
+
+        adjusted = stock_event("stock.adjusted", {"location_id": "S2", "reason": "shrink",
+                                                  "lines": [{"sku": "A", "qty_delta": -98}]})
+        _refused(device.post("/v1/events", json=adjusted), "payload.location_id")
+        counted = stock_event("stock.counted", {"location_id": "S2", "lines": [{"sku": "A", "counted_qty": 0}]})
+        _refused(device.post("/v1/events", json=counted), "payload.location_id")
+        transfer = stock_event("stock.transferred", {"from_location_id": "S2", "to_location_id": "S1",
+                                                     "reference": "T-1", "lines": [{"sku": "A", "qty": 98}]})
+        _refused(device.post("/v1/events", json=transfer), "payload.from_location_id")
+        outbound = stock_event("stock.transferred", {"from_location_id": "S1", "to_location_id": "S2",
+                                                     "reference": "T-2", "lines": [{"sku": "A", "qty": 1}]})
+        _refused(device.post("/v1/events", json=outbound), "payload.to_location_id")
+        # Another store's register, in a batch: the whole request is refused, naming the event.
+        foreign = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], register="S2-R1", store="S1",
+                       seq=1000)
+        own = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], register="S1-R1", receipt_no="OWN-1")
+        _refused(device.post("/v1/events", json=[own, foreign]), "[1].register_id")
+        assert _stock_of(server, "A", "S2") == 98
+
+        # Its own store's references pass; an unknown location waits for master data.
+        back = stock_event("stock.adjusted", {"location_id": "S1-BACK", "reason": "found",
+                                              "lines": [{"sku": "A", "qty_delta": 1}]})
+        assert device.post("/v1/events", json=back).status_code == 202
+        assert device.post("/v1/events", json=own).status_code == 202
+        unknown = stock_event("stock.adjusted", {"location_id": "NOWHERE", "reason": "x",
+                                                 "lines": [{"sku": "A", "qty_delta": 1}]})
+        assert device.post("/v1/events", json=unknown).status_code == 202
+        assert server.wait_posted(unknown["event_id"])["status"] == "exception"
+
+        # Reservations: another store's location, and another store's order.
+        assert device_s2.post("/v1/reservations", json={"order_id": "WEB-9", "sku": "A", "location_id": "S2",
+                                                        "qty": 2}).status_code == 201
+        _refused(device.post("/v1/reservations", json={"order_id": "WEB-8", "sku": "A", "location_id": "S2",
+                                                       "qty": 1}), "location_id")
+        _refused(device.delete("/v1/reservations/WEB-9"), "order_id")
+        _refused(device.post("/v1/reservations", json={"order_id": "WEB-9", "sku": "A", "location_id": "S1",
+                                                       "qty": 1}), "order_id")
+        fulfilled = sale([line("A", 2, 1299, tax=231)], [tender("card", 2829)], event_type="order.fulfilled",
+                         receipt_no="WEB-9-R", payload={"order_id": "WEB-9"})
+        _refused(device.post("/v1/events", json=fulfilled), "payload.order_id")
+        assert admin.get("/v1/stock/A", params={"location_id": "S2"}).json()["reserved"] == 2
+        assert device_s2.delete("/v1/reservations/WEB-9").json()["released"] == 1
+
+
+def test_an_imported_stock_event_at_another_stores_location_waits_rather_than_post_there(server: Server) -> None:
+    """The same rule in posting, for every source: an event's books are its own store's."""
+    with server.client() as admin:
+        stocked = receive("A", 10, 600, location="S2", store="S2")
+        admin.post("/v1/events", json=stocked)
+        server.wait_posted(stocked["event_id"])
+        misplaced = stock_event("stock.adjusted", {"location_id": "S2", "reason": "shrink",
+                                                   "lines": [{"sku": "A", "qty_delta": -10}]}, store="S1")
+        assert admin.post("/v1/events", json=misplaced).status_code == 202
+        status = server.wait_posted(misplaced["event_id"])
+        assert status["status"] == "exception"
+        assert _stock_of(server, "A", "S2") == 10
