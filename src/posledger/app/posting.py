@@ -9,6 +9,7 @@ event_id) make a double posting fail loudly rather than happen silently.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,6 +27,7 @@ from posledger.app.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from posledger.app.retry import StorageUnavailable
 from posledger.domain.codec import decode_stored_event
 from posledger.domain.costing import StockPosition
 from posledger.domain.errors import InvalidInput
@@ -41,6 +43,7 @@ from posledger.domain.posting import (
     stock_keys,
 )
 
+log = logging.getLogger(__name__)
 __all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
 
 CONSUMER = "posting"
@@ -239,8 +242,62 @@ class PostingEngine:
 
         The batch is one transaction, run again from scratch after a transient failure (a
         deadlock, a lost connection) or when another worker changed a stock position it read
-        (a transfer into another partition's store): ``UnitOfWorkFactory.run``."""
-        return self._transaction(lambda uow, state: self._batch(uow, partition, state), "posting")
+        (a transfer into another partition's store): ``UnitOfWorkFactory.run``.
+
+        One bad event stops nothing (CONTRACT section 15): when the batch fails for any other
+        reason, its events are posted one at a time, and the one that fails alone is parked as
+        ``posting_failed`` with the error, so that the rest (every other store's too) post."""
+        try:
+            return self._transaction(lambda uow, state: self._batch(uow, partition, state, self._batch_size),
+                                     "posting")
+        except StorageUnavailable:
+            raise
+        except Exception as error:
+            log.warning("a posting batch failed (%s: %s); posting its events one at a time",
+                        type(error).__name__, error)
+            return self._one_at_a_time(partition)
+
+    def _one_at_a_time(self, partition: int | None) -> PostingReport:
+        total = PostingReport()
+        for _ in range(self._batch_size):
+            try:
+                report = self._transaction(lambda uow, state: self._batch(uow, partition, state, 1), "posting")
+            except StorageUnavailable:
+                raise
+            except Exception as error:
+                log.error("posting an event failed (%s: %s); parked as posting_failed", type(error).__name__,
+                          error, exc_info=True)
+                report = self._park_failed_alone(partition, error)
+            total.add(report)
+            total.accepted_at.extend(report.accepted_at)
+            if not report.posted and not report.parked:
+                return total  # drained
+        total.more = True
+        return total
+
+    def _park_failed_alone(self, partition: int | None, error: Exception) -> PostingReport:
+        return self._transaction(lambda uow, state: self._park_failed(uow, partition, state, error),
+                                 "park a failed event")
+
+    def _park_failed(self, uow: UnitOfWork, partition: int | None, state: BatchState,
+                     error: Exception) -> PostingReport:
+        """Park the event a batch of one would post (it failed there) as ``posting_failed``."""
+        report = PostingReport()
+        events, fresh = self._pending(uow, partition, 1)
+        if not events:
+            return report
+        stored = events[0]
+        self._park(uow, stored, Parked("posting_failed", None, {
+            "error": f"{type(error).__name__}: {str(error)[:500]}",
+            "problem": "posting this event failed; resolve with retry once the cause is fixed"}),
+            self._clock.now())
+        state.writes.statuses.append((stored.offset, "exception"))
+        uow.ledger.write(state.writes)
+        if fresh and partition is None:
+            uow.events.set_position(CONSUMER, stored.offset)
+        report.parked = 1
+        report.more = True
+        return report
 
     def append_and_post(self, append: Callable[[UnitOfWork], tuple[T, list[Appended], str]]
                         ) -> tuple[T, PostingReport] | None:
@@ -322,16 +379,23 @@ class PostingEngine:
             self._positions.clear()
         self._positions.update(written)
 
-    def _batch(self, uow: UnitOfWork, partition: int | None, state: BatchState) -> PostingReport:
-        report = PostingReport()
-        ready = uow.parking.ready(self._batch_size, partition)
+    def _pending(self, uow: UnitOfWork, partition: int | None, limit: int
+                 ) -> tuple[list[StoredEvent], list[StoredEvent]]:
+        """What a batch of ``limit`` posts (parked events now ready first, then fresh ones), and
+        which of them are fresh."""
+        ready = uow.parking.ready(limit, partition)
         events = uow.events.by_offsets(ready) if ready else []
-        if partition is None:
-            position = uow.events.position(CONSUMER)
-            fresh = uow.events.after(position, self._batch_size - len(events))
-        else:
-            fresh = uow.events.pending_in_partition(partition, self._batch_size - len(events))
-        events.extend(fresh)
+        fresh: list[StoredEvent] = []
+        if len(events) < limit:
+            if partition is None:
+                fresh = uow.events.after(uow.events.position(CONSUMER), limit - len(events))
+            else:
+                fresh = uow.events.pending_in_partition(partition, limit - len(events))
+        return events + fresh, fresh
+
+    def _batch(self, uow: UnitOfWork, partition: int | None, state: BatchState, limit: int) -> PostingReport:
+        report = PostingReport()
+        events, fresh = self._pending(uow, partition, limit)
         if not events:
             return report
         now = self._clock.now()
@@ -349,7 +413,7 @@ class PostingEngine:
         if fresh and partition is None:
             uow.events.set_position(CONSUMER, fresh[-1].offset)
         report.batches = 1
-        report.more = report.more or len(events) >= self._batch_size
+        report.more = report.more or len(events) >= limit
         return report
 
     def _post(self, uow: UnitOfWork, state: BatchState, parsed: list[tuple[StoredEvent, Event]],

@@ -4,8 +4,11 @@ Each request hands its events to one ingest thread and waits. The thread takes w
 queued up (up to ``max_events``), runs ``ingest`` once over all of it, commits once, and answers
 every request with its own slice of the results. A request is answered only after the commit,
 so "accepted" still means on disk; under load, hundreds of single-event POSTs cost a handful of
-fsyncs instead of hundreds. If the transaction fails, every request in the group gets the
-error and nothing of the group was stored, so the registers' retries are safe.
+fsyncs instead of hundreds.
+
+If the group's transaction fails, nothing of it was stored, and each request is run again in a
+transaction of its own: one request's failure never fails another's (CONTRACT section 15). A
+request that fails alone gets its error; the registers' retries are safe.
 """
 
 from __future__ import annotations
@@ -70,8 +73,18 @@ class GroupCommitIngester:
         documents = [document for request, _, _ in group for document in request]
         try:
             results = self._ingest(documents)
+        except Exception as error:
+            if len(group) > 1:  # nothing was stored: each request alone, so only the bad one fails
+                log.warning("group commit of %d events in %d requests failed (%s); committing them one "
+                            "request at a time", len(documents), len(group), type(error).__name__)
+                for member in group:
+                    self._commit([member])
+                return
+            log.exception("ingest of a request of %d events failed", len(documents))
+            _, loop, future = group[0]
+            loop.call_soon_threadsafe(_fail, future, error)
+            return
         except BaseException as error:  # answer every waiting request, then carry on
-            log.exception("group commit of %d events failed", len(documents))
             for _, loop, future in group:
                 loop.call_soon_threadsafe(_fail, future, error)
             return
