@@ -361,7 +361,7 @@ def serve(
         console.print("posting is left to `posledger worker` processes (POSLEDGER_EXTERNAL_WORKERS)")
     database = settings.database_url.split("@")[-1] if settings.database_url else settings.db_path
     console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {database}")
-    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False, server_header=False)
 
 
 @app.command("simulate")
@@ -522,6 +522,8 @@ def main() -> None:
     # Posting allocates many short-lived, acyclic objects; the default GC thresholds make the
     # collector run every few events for nothing. Collect far less often (see bench/).
     gc.set_threshold(50_000, 20, 100)
+    # Every file this process creates (databases, exports, reports) is its owner's alone.
+    os.umask(0o077)
     # Retries, back-offs and waits are logged as warnings, with the time, for the operator.
     logging.basicConfig(level=os.environ.get("POSLEDGER_LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -33,7 +33,7 @@ class DemoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         api = create_app(application, admin_token=admin_token, max_body_bytes=application.settings.max_body_bytes)
         self._server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     access_log=False))
+                                                     access_log=False, server_header=False))
         self._thread = threading.Thread(target=self._server.run, name="demo-server", daemon=True)
 
     def start(self) -> None:

@@ -95,7 +95,23 @@ class SqliteDatabase:
 BUSY_TIMEOUT_SECONDS = 5.0  # well inside the retry deadline, so a lock held longer is retried
 
 
+def owner_only(path: str) -> None:
+    """The database file readable and writable by its owner alone (CONTRACT section 15): created
+    so, or narrowed when an older release left it open to others. SQLite gives the WAL and
+    shared-memory files the database file's permissions."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for name in (path, f"{path}-wal", f"{path}-shm"):
+            if os.path.exists(name) and os.stat(name).st_mode & 0o077 and os.stat(name).st_uid == os.getuid():
+                os.chmod(name, 0o600)
+    except OSError:  # a read-only directory or file: SQLite reports what matters
+        pass
+
+
 def connect(path: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+    owner_only(path)
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")

@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -153,7 +154,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
                 relay.stop()
             ingester.stop()
 
-    api = FastAPI(title="posledger", version="1", lifespan=lifespan, responses=PROBLEM_RESPONSES, description=(
+    api = FastAPIOffline(title="posledger", version="1", lifespan=lifespan, responses=PROBLEM_RESPONSES, description=(
         "POS events in; stock ledger, general ledger and invoices out, exactly once. "
         "Errors are RFC 9457 problem details with the field at fault."))
     api.state.posledger = application
@@ -180,6 +181,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
                                                  "a full card number or card security data is not accepted in a "
                                                  "path or query", card_field))
         response: Response = await call_next(request)
+        _secure_headers(request, response)
         route = request.scope.get("route")
         metrics.request_latency.labels(getattr(route, "path", "unmatched"), request.method).observe(
             time.perf_counter() - started)
@@ -192,6 +194,26 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     _ledger_routes(api, application)
     _ops_routes(api, application, metrics, worker)
     return api
+
+
+# Pages (the API docs) load their scripts, styles and images from this server only; the
+# Swagger UI and ReDoc pages need their inline bootstrap script and styles, and ReDoc a worker.
+_PAGE_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
+                "base-uri 'none'; form-action 'self'")
+
+
+def _secure_headers(request: Request, response: Response) -> None:
+    """CONTRACT section 15, on the wire: nothing cached that holds financial data, no content
+    sniffing, no referrer, pages confined to this origin."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    path = request.url.path
+    if path.startswith("/v1/") or path in ("/metrics", "/health"):
+        headers["Cache-Control"] = "no-store"
+    if headers.get("content-type", "").startswith("text/html"):
+        headers["Content-Security-Policy"] = _PAGE_POLICY
 
 
 _BARCODE_PATHS = frozenset({"items", "stock"})  # /v1/items/{sku}, /v1/stock/{sku}
