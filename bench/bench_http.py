@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from posledger.simulator.fleet import Fleet, FleetConfig  # noqa: E402
 from posledger.simulator.outbox import Outbox  # noqa: E402
 
-ADMIN = "bench-admin"
+ADMIN = "bench-admin-token-of-32-characters-at-least"
 
 
 def free_port() -> int:
@@ -69,7 +69,7 @@ def start_server(directory: Path, extra_env: dict[str, str] | None = None) -> tu
 
 def lag_quantiles(url: str) -> dict[str, float]:
     """p50 and p99 of posledger_posting_lag_seconds, read off the histogram's buckets."""
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
     buckets = [(float("inf") if b == "+Inf" else float(b), float(c)) for b, c in
                re.findall(r'posledger_posting_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)', text)]
     total = buckets[-1][1] if buckets else 0
@@ -84,7 +84,7 @@ def lag_quantiles(url: str) -> dict[str, float]:
 def server_accept_latency(url: str) -> dict[str, float]:
     """p50/p99 of POST /v1/events as the hub measured it (no client-side queueing), read off
     posledger_request_seconds's buckets."""
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
     pattern = r'posledger_request_seconds_bucket\{le="([^"]+)",method="POST",route="/v1/events"\} ([0-9.e+]+)'
     buckets = [(float("inf") if b == "+Inf" else float(b), float(c)) for b, c in re.findall(pattern, text)]
     total = buckets[-1][1] if buckets else 0
@@ -94,7 +94,7 @@ def server_accept_latency(url: str) -> dict[str, float]:
 
 
 def posted_count(url: str) -> float:
-    match = re.search(r"posledger_posting_lag_seconds_count ([0-9.e+]+)", httpx.get(f"{url}/metrics").text)
+    match = re.search(r"posledger_posting_lag_seconds_count ([0-9.e+]+)", httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text)
     return float(match.group(1)) if match else 0.0
 
 

@@ -163,7 +163,16 @@ def test_health_metrics_and_openapi(server: Server) -> None:
         with server.client("device") as device:
             device.post("/v1/events", json=a_sale("S1-R1-1"))
         server.wait_posted("S1-R1-1")
-        metrics = anonymous.get("/metrics").text
+        assert anonymous.get("/metrics").status_code == 401  # behind a token (CONTRACT section 15)
+        with server.client("device") as device:
+            assert device.get("/metrics").status_code == 403
+        with server.client() as admin:
+            created = admin.post("/v1/tokens", json={"role": "monitor", "name": "prometheus"}).json()
+        monitor = {"Authorization": f"Bearer {created['token']}"}
+        metrics = anonymous.get("/metrics", headers=monitor).text
+        assert anonymous.get("/health", headers=monitor).status_code == 200
+        assert anonymous.get("/v1/exceptions", headers=monitor).status_code == 403
+        assert anonymous.get("/v1/catalog", headers=monitor).status_code == 403
         assert 'posledger_events_total{result="accepted",type="sale.completed"} 1.0' in metrics
         assert "posledger_posting_lag_seconds_count" in metrics
         assert 'posledger_register_last_seen_timestamp_seconds{register_id="S1-R1"}' in metrics

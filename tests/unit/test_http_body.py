@@ -19,13 +19,14 @@ from posledger.config import Settings
 from posledger.entrypoints.http import create_app
 from tests.support.builders import MASTER, line, reset_sequences, sale, tender
 
-ADMIN = {"Authorization": "Bearer t", "Content-Type": "application/json"}
+TOKEN = "t" * 32
+ADMIN = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     application = bootstrap(Settings(db_path=str(tmp_path / "body.db"), posting_process=False))
-    with TestClient(create_app(application, admin_token="t")) as test_client:
+    with TestClient(create_app(application, admin_token=TOKEN)) as test_client:
         assert test_client.post("/v1/master-data", json=MASTER, headers=ADMIN).status_code == 200
         yield test_client
     application.close()

@@ -255,10 +255,26 @@ class Reservations(Protocol):
     def locations_of(self, order_id: str) -> list[str]: ...  # where its active reservations are
 
 
+class TokenRecord(msgspec.Struct, frozen=True):
+    """An API token as it is listed: never its secret (only its SHA-256 is stored)."""
+
+    token_id: str
+    role: str
+    store_id: str | None
+    name: str
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked: bool
+
+
 class Tokens(Protocol):
-    def add(self, token_hash: str, role: str, store_id: str | None, name: str, at: str) -> None: ...
-    def find(self, token_hash: str) -> tuple[str, str | None, str] | None: ...  # role, store, name
-    def revoke(self, name: str) -> int: ...
+    def add(self, token_id: str, token_hash: str, role: str, store_id: str | None, name: str, at: str,
+            expires_at: str | None) -> None: ...
+    def find(self, token_hash: str) -> TokenRecord | None: ...  # not revoked (expiry is the caller's)
+    def list(self) -> list[TokenRecord]: ...
+    def revoke(self, token_id: str) -> int: ...
+    def touch(self, token_id: str, at: str) -> None: ...  # last used
 
 
 class Queries(Protocol):

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -324,20 +325,52 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("create")
 def token_create(
-    role: str = typer.Option(..., "--role", help="device, manager, finance or admin"),
+    role: str = typer.Option(..., "--role", help="device, manager, finance, admin or monitor"),
     store: str | None = typer.Option(None, "--store", help="The store of a device or manager token."),
     name: str | None = typer.Option(None, "--name", help="A label, e.g. the register or the person."),
+    expires: str | None = typer.Option(None, "--expires",
+                                       help="When it stops working, RFC 3339 with an offset (default: never)."),
 ) -> None:
-    """Create an API token and print it once."""
+    """Create an API token and print its secret once (stdout); its token_id goes to stderr."""
     from posledger.app.access import create_token
 
     application = _app()
     try:
-        token = create_token(application.uow, role, store, name or f"{role}-{store or 'all'}",
-                             clock=application.clock)
+        created = create_token(application.uow, role, store, name or f"{role}-{store or 'all'}",
+                               clock=application.clock, expires_at=expires)
     except InvalidInput as error:
-        raise _fail(f"--{error.field.replace('_id', '')}: {error.detail}") from None
-    sys.stdout.write(token + "\n")
+        option = {"store_id": "store", "expires_at": "expires"}.get(error.field, error.field)
+        raise _fail(f"--{option}: {error.detail}") from None
+    errors.print(f"token_id {created.token_id}")
+    sys.stdout.write(created.token + "\n")
+
+
+@token_app.command("list")
+def token_list(as_json: bool = typer.Option(False, "--json", help="JSON instead of a table.")) -> None:
+    """The tokens, without their secrets."""
+    from posledger.app.access import list_tokens
+
+    records = list_tokens(_app().uow)
+    if as_json:
+        sys.stdout.write(json.dumps([msgspec.to_builtins(record) for record in records], indent=2) + "\n")
+        return
+    table = Table("token_id", "role", "store", "name", "created", "expires", "last used", "revoked")
+    for r in records:
+        table.add_row(r.token_id, r.role, r.store_id or "", r.name, r.created_at, r.expires_at or "",
+                      r.last_used_at or "", "yes" if r.revoked else "")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str = typer.Argument(..., help="The token_id (from `posledger token list`).")) -> None:
+    """Revoke a token: it fails from the next request on, on every node."""
+    from posledger.app.access import list_tokens, revoke_token
+
+    application = _app()
+    if not revoke_token(application.uow, token_id) and token_id not in {
+            record.token_id for record in list_tokens(application.uow)}:
+        raise _fail(f"no token {token_id}")
+    console.print(f"revoked {token_id}")
 
 
 @app.command("serve")
@@ -349,8 +382,13 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs) with a posting worker inside."""
     import uvicorn
 
+    from posledger.app.access import bootstrap_token_problem
+    from posledger.config import Settings
     from posledger.entrypoints.http import create_app
 
+    problem = bootstrap_token_problem(Settings.from_env().admin_token)
+    if problem is not None:  # before anything opens: the server refuses to start
+        raise _fail(problem)
     application = _app("posledger serve")
     settings = application.settings
     if not settings.admin_token:

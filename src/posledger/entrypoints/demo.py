@@ -91,7 +91,7 @@ def _wait_posted(client: httpx.Client, timeout: float = 60) -> None:
 def run_demo(application: App, console: Console, sales_per_register: int, *, port: int = 8000,
              simulate_seconds: float = 15.0, keep_serving: bool = True) -> None:
     scenario = demo_scenario.build(sales_per_register)
-    admin_token = application.settings.admin_token or secrets.token_urlsafe(18)
+    admin_token = application.settings.admin_token or secrets.token_urlsafe(32)
     server = DemoServer(application, port, admin_token)
     server.start()
     console.print(f"[bold]posledger demo[/bold]: the hub runs at [cyan]{server.url}[/cyan] on "

@@ -22,6 +22,7 @@ from posledger.app.ports import (
     SequenceGap,
     StockRow,
     StoredEvent,
+    TokenRecord,
     TrialBalanceRow,
     WriteConflict,
 )
@@ -655,17 +656,32 @@ class SqlTokens:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, token_hash: str, role: str, store_id: str | None, name: str, at: str) -> None:
-        self.db.execute("INSERT INTO api_tokens (token_hash, role, store_id, name, created_at, revoked) "
-                        "VALUES (?, ?, ?, ?, ?, 0)", (token_hash, role, store_id, name, at))
+    _COLUMNS = "token_id, role, store_id, name, created_at, expires_at, last_used_at, revoked"
 
-    def find(self, token_hash: str) -> tuple[str, str | None, str] | None:
-        row = self.db.fetchone("SELECT role, store_id, name FROM api_tokens WHERE token_hash = ? "
-                               "AND revoked = 0", (token_hash,))
-        return (row[0], row[1], row[2]) if row else None
+    def add(self, token_id: str, token_hash: str, role: str, store_id: str | None, name: str, at: str,
+            expires_at: str | None) -> None:
+        self.db.execute("INSERT INTO api_tokens (token_id, token_hash, role, store_id, name, created_at, "
+                        "expires_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                        (token_id, token_hash, role, store_id, name, at, expires_at))
 
-    def revoke(self, name: str) -> int:
-        return self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE name = ? AND revoked = 0", (name,))
+    def find(self, token_hash: str) -> TokenRecord | None:
+        row = self.db.fetchone(f"SELECT {self._COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked = 0",
+                               (token_hash,))
+        return _token(row) if row else None
+
+    def list(self) -> list[TokenRecord]:
+        return [_token(row) for row in self.db.fetchall(
+            f"SELECT {self._COLUMNS} FROM api_tokens ORDER BY created_at, token_id")]
+
+    def revoke(self, token_id: str) -> int:
+        return self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE token_id = ? AND revoked = 0", (token_id,))
+
+    def touch(self, token_id: str, at: str) -> None:
+        self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", (at, token_id))
+
+
+def _token(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
 
 
 class SqlQueries:

@@ -26,14 +26,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from posledger.adapters.render.pdf import render_pdf
 from posledger.adapters.render.ubl import render_ubl
-from posledger.app.access import Forbidden, Principal, create_token
+from posledger.app.access import (
+    Forbidden,
+    Principal,
+    bootstrap_token_problem,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from posledger.app.boundaries import StoreScope
 from posledger.app.ingest import IngestResult, Undecodable, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.ports import TokenRecord
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
@@ -49,7 +58,7 @@ from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import parse_day
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
-from posledger.entrypoints.http.auth import TokenCache, principal_of
+from posledger.entrypoints.http.auth import TokenUse, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.metrics import Metrics
 from posledger.entrypoints.http.posting_process import PostingProcess
@@ -117,6 +126,9 @@ def _day(value: str | None, name: str) -> date | None:
 
 def create_app(application: App, *, admin_token: str | None = None, max_body_bytes: int = 8 * 2**20,
                start_worker: bool = True) -> FastAPI:
+    problem = bootstrap_token_problem(admin_token)
+    if problem is not None:
+        raise ValueError(problem)
     metrics = Metrics(lambda: _count_open(application))
     settings = application.settings
     worker: PostingWorker | PostingProcess
@@ -159,7 +171,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
         "Errors are RFC 9457 problem details with the field at fault."))
     api.state.posledger = application
     api.state.admin_token = admin_token
-    api.state.token_cache = TokenCache()
+    api.state.token_use = TokenUse()
     api.state.metrics = metrics
     api.state.worker = worker
     api.state.start_worker = start_worker
@@ -306,10 +318,13 @@ def _install_error_handlers(api: FastAPI) -> None:
                                              str(first.get("msg", "invalid")), ".".join(location) or None))
 
     @api.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # every method of the path, not just the first route's
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(ProblemError(error.status_code, code, str(error.detail), str(error.detail)),
-                                dict(error.headers or {}))
+                                headers)
 
     @api.exception_handler(StorageUnavailable)
     async def _unavailable(_: Request, error: StorageUnavailable) -> JSONResponse:
@@ -450,17 +465,32 @@ def _master_routes(api: FastAPI, application: App) -> None:
     def get_catalog(principal: Auth, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
         return application.uow.run(lambda uow: catalog_since(uow, since), read_only=True, operation="read")
 
-    @api.post("/v1/tokens", status_code=201, summary="Create an API token (shown once)")
+    @api.post("/v1/tokens", status_code=201, summary="Create an API token (its secret shown once)")
     def post_token(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
         principal.require("admin")
-        role = document.get("role")
-        store_id = document.get("store_id")
+        role, store_id, expires_at = document.get("role"), document.get("store_id"), document.get("expires_at")
         name = document.get("name") or f"{role}-{store_id or 'all'}"
+        for field, value in (("role", role), ("store_id", store_id), ("name", name), ("expires_at", expires_at)):
+            if value is not None and not isinstance(value, str):
+                raise ProblemError(422, "invalid_request", "Invalid token request", f"{field} must be a string", field)
         if not isinstance(role, str):
             raise ProblemError(422, "invalid_request", "Invalid token request", "role is required", "role")
-        token = create_token(application.uow, role, store_id if isinstance(store_id, str) else None,
-                             str(name), clock=application.clock)
-        return {"token": token, "role": role, "store_id": store_id, "name": name}
+        created = create_token(application.uow, role, store_id, str(name), clock=application.clock,
+                               expires_at=expires_at)
+        return {"token_id": created.token_id, "token": created.token, **_token_json(created.record)}
+
+    @api.get("/v1/tokens", summary="API tokens, without their secrets")
+    def get_tokens(principal: Auth) -> dict[str, Any]:
+        principal.require("admin")
+        return {"tokens": [_token_json(record) for record in list_tokens(application.uow)]}
+
+    @api.delete("/v1/tokens/{token_id}", summary="Revoke a token (from the next request, on every node)")
+    def delete_token(token_id: str, principal: Auth) -> dict[str, Any]:
+        principal.require("admin")
+        if (not revoke_token(application.uow, token_id)
+                and token_id not in {record.token_id for record in list_tokens(application.uow)}):
+            raise ProblemError(404, "not_found", "No such token", f"no token {token_id}", "token_id")
+        return {"token_id": token_id, "revoked": True}
 
 
 def _ledger_routes(api: FastAPI, application: App) -> None:
@@ -592,6 +622,25 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         return record
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the routes of this request's path answer (Starlette's 405 names those of the
+    first route that matched the path only, where GET and POST are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _token_json(record: TokenRecord) -> dict[str, Any]:
+    return {"token_id": record.token_id, "role": record.role, "store_id": record.store_id, "name": record.name,
+            "created_at": record.created_at, "expires_at": record.expires_at, "last_used_at": record.last_used_at,
+            "revoked": record.revoked}
+
+
 def _order_locations(application: App, order_id: str) -> list[str]:
     return application.uow.run(lambda uow: uow.reservations.locations_of(order_id), read_only=True,
                                operation="order")
@@ -614,7 +663,8 @@ def _count_open(application: App) -> dict[str, int]:
 
 def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
     @api.get("/metrics", include_in_schema=False)
-    def get_metrics() -> Response:
+    def get_metrics(principal: Auth) -> Response:
+        principal.require("monitor", "admin")  # behind a token: scrapes cost the server work
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/health", summary="Liveness and readiness",

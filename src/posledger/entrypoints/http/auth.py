@@ -1,38 +1,18 @@
-"""Bearer-token authentication as a FastAPI dependency."""
+"""Bearer-token authentication as a FastAPI dependency.
+
+Tokens are looked up on every request (a primary-key read), not cached: a revoked or expired
+token fails from the next request on, on every node (CONTRACT section 15)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 from fastapi import Request
 
-from posledger.app.access import Principal, authenticate
+from posledger.app.access import Principal, TokenUse, authenticate
 from posledger.entrypoints.http.problems import ProblemError
 
+MONITOR_PATHS = frozenset({"/metrics", "/health"})
 
-class TokenCache:
-    """Recently seen tokens, so that a request does not wait for the database (and its write
-    lock) just to learn who is calling. A revoked token stops working within ``ttl`` seconds."""
-
-    def __init__(self, ttl: float = 10.0, capacity: int = 10_000) -> None:
-        self._ttl = ttl
-        self._capacity = capacity
-        self._entries: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> Principal | None:
-        with self._lock:
-            found = self._entries.get(token)
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._entries) >= self._capacity:
-                self._entries.clear()
-            self._entries[token] = (time.monotonic() + self._ttl, principal)
+__all__ = ["TokenUse", "principal_of", "MONITOR_PATHS"]
 
 
 def principal_of(request: Request) -> Principal:
@@ -42,14 +22,12 @@ def principal_of(request: Request) -> Principal:
         raise ProblemError(401, "unauthorized", "Authentication required",
                            "send Authorization: Bearer <token>", "Authorization")
     state = request.app.state
-    token = token.strip()
-    cache: TokenCache = state.token_cache
-    principal = cache.get(token)
+    application = state.posledger
+    principal = authenticate(application.uow, token.strip(), state.admin_token, clock=application.clock,
+                             use=state.token_use)
     if principal is None:
-        principal = authenticate(state.posledger.uow, token, state.admin_token)
-        if principal is not None:
-            cache.put(token, principal)
-    if principal is None:
-        raise ProblemError(401, "unauthorized", "Unknown or revoked token",
+        raise ProblemError(401, "unauthorized", "Unknown, revoked or expired token",
                            "the bearer token is not valid", "Authorization")
+    if principal.role == "monitor" and request.url.path not in MONITOR_PATHS:
+        raise ProblemError(403, "forbidden", "Not allowed", "a monitor token reads only /metrics and /health")
     return principal
