@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from posledger.app.clock import Clock
 from posledger.app.ports import TokenRecord, UnitOfWork, UnitOfWorkFactory
 from posledger.domain.errors import InvalidInput
@@ -54,6 +56,11 @@ class Principal:
             return True
         return store_id is not None and self.store_id == store_id
 
+    @property
+    def actor(self) -> str:
+        """Who the audit log says acted: the token's id (never the token)."""
+        return self.token_id or self.name
+
     def require(self, *roles: str) -> None:
         if self.role not in roles:
             raise Forbidden(f"role {self.role} may not do this; needs {' or '.join(roles)}")
@@ -88,7 +95,7 @@ class CreatedToken:
 
 
 def create_token(uow_factory: UnitOfWorkFactory, role: str, store_id: str | None, name: str, *,
-                 clock: Clock, expires_at: str | None = None) -> CreatedToken:
+                 clock: Clock, expires_at: str | None = None, actor: str = "cli") -> CreatedToken:
     """Create a token; this is the only time its secret is visible. A device or manager token's
     store must exist; ``expires_at`` (RFC 3339 with an offset) must lie ahead."""
     refuse_card_text(name, "name")
@@ -110,13 +117,20 @@ def create_token(uow_factory: UnitOfWorkFactory, role: str, store_id: str | None
     token_id = f"tok_{secrets.token_hex(10)}"
     expiry_text = expiry.isoformat() if expiry is not None else None
 
+    record = TokenRecord(token_id, role, store_id, name, now, expiry_text, None, False)
+
     def work(uow: UnitOfWork) -> None:
         if store_id is not None and store_id not in snapshot_stores(uow):
             raise InvalidInput("store_id", f"no store {store_id} in master data")
         uow.tokens.add(token_id, token_hash(token), role, store_id, name, now, expiry_text)
+        uow.audit.add(now, actor, "token.create", token_id, None, _record_json(record))  # never the secret
 
     uow_factory.run(work, operation="create token")
-    return CreatedToken(token_id, token, TokenRecord(token_id, role, store_id, name, now, expiry_text, None, False))
+    return CreatedToken(token_id, token, record)
+
+
+def _record_json(record: TokenRecord) -> str:
+    return msgspec.json.encode(record).decode()
 
 
 def snapshot_stores(uow: UnitOfWork) -> set[str]:
@@ -129,10 +143,17 @@ def list_tokens(uow_factory: UnitOfWorkFactory) -> list[TokenRecord]:
     return uow_factory.run(lambda uow: uow.tokens.list(), read_only=True, operation="list tokens")
 
 
-def revoke_token(uow_factory: UnitOfWorkFactory, token_id: str) -> bool:
+def revoke_token(uow_factory: UnitOfWorkFactory, token_id: str, *, clock: Clock, actor: str = "cli") -> bool:
     """Revoked for the next request on every node: tokens are looked up per request."""
-    return bool(uow_factory.run(lambda uow: uow.tokens.revoke(token_id), operation="revoke token",
-                                idempotent=True))
+    now = clock.now()
+
+    def work(uow: UnitOfWork) -> bool:
+        if not uow.tokens.revoke(token_id):
+            return False
+        uow.audit.add(now, actor, "token.revoke", token_id, None, '{"revoked":true}')
+        return True
+
+    return uow_factory.run(work, operation="revoke token", idempotent=True)
 
 
 def _moment(text: str, field: str) -> datetime:

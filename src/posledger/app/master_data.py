@@ -4,7 +4,6 @@ posting engine, and the catalog feed for POS sync."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +11,8 @@ from posledger.app.clock import Clock
 from posledger.app.ingest import canonical_json
 from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
 from posledger.domain import fields as f
-from posledger.domain.errors import InvalidInput
-from posledger.domain.master import MASTER_KINDS, MasterData, entry_key, parse_entry
+from posledger.domain.errors import ImmutableField, InvalidInput
+from posledger.domain.master import MASTER_KINDS, MasterData, Store, entry_key, parse_entry
 from posledger.domain.pan import refuse_card_data, refuse_card_text
 
 __all__ = ["LoadReport", "load_master_data", "upsert_entry", "snapshot", "catalog_since",
@@ -30,7 +29,14 @@ class LoadReport:
     released: int = 0
 
 
-def _validate_document(document: Any) -> list[tuple[str, Any, Mapping[str, Any]]]:
+Entry = tuple[str, Any, Any, str]  # kind, parsed, raw, its path in the input ("stores[0]", "" for one)
+
+# A store's fields that label its history: changing them once it has postings would restate every
+# amount and day already in the books (CONTRACT section 15).
+IMMUTABLE_STORE_FIELDS = ("currency", "prices_include_tax", "timezone", "day_cutoff")
+
+
+def _validate_document(document: Any) -> list[Entry]:
     root = f.obj(document, "(body)")
     entries = []
     for kind, raw_list in root.items():
@@ -39,23 +45,26 @@ def _validate_document(document: Any) -> list[tuple[str, Any, Mapping[str, Any]]
         if not isinstance(raw_list, list):
             raise InvalidInput(kind, "must be an array")
         for index, raw in enumerate(raw_list):
-            entries.append((kind, parse_entry(kind, raw, f"{kind}[{index}]"), raw))
+            path = f"{kind}[{index}]"
+            entries.append((kind, parse_entry(kind, raw, path), raw, path))
     return entries
 
 
-def load_master_data(uow_factory: UnitOfWorkFactory, document: Any, *, clock: Clock) -> LoadReport:
+def load_master_data(uow_factory: UnitOfWorkFactory, document: Any, *, clock: Clock,
+                     actor: str = "cli") -> LoadReport:
     """Validate the whole bulk document first (nothing is written if one entry is bad),
     then upsert every entry and release the events parked for missing master data. Card data
-    anywhere in it is refused first (CONTRACT section 8): an item name is served to every device."""
+    anywhere in it is refused first (CONTRACT section 8): an item name is served to every device.
+    Each change goes to the audit log as ``actor``'s."""
     refuse_card_data(document)
     entries = _validate_document(document)
     now = clock.now()
-    return uow_factory.run(lambda uow: _upsert_all(uow, entries, now), operation="load master data",
+    return uow_factory.run(lambda uow: _upsert_all(uow, entries, now, actor), operation="load master data",
                            idempotent=True)
 
 
 def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, clock: Clock,
-                 key: str | None = None) -> LoadReport:
+                 key: str | None = None, actor: str = "cli") -> LoadReport:
     """One entity, as ``PUT /v1/items/{sku}``: ``key`` (from the URL) must match the body."""
     refuse_card_data(document)
     if key is not None:
@@ -64,27 +73,47 @@ def upsert_entry(uow_factory: UnitOfWorkFactory, kind: str, document: Any, *, cl
     if key is not None and entry_key(kind, entry) != key:
         raise InvalidInput("(body)", f"the body's key {entry_key(kind, entry)!r} differs from {key!r}")
     now = clock.now()
-    return uow_factory.run(lambda uow: _upsert_all(uow, [(kind, entry, document)], now),
+    return uow_factory.run(lambda uow: _upsert_all(uow, [(kind, entry, document, "")], now, actor),
                            operation="upsert master data", idempotent=True)
 
 
-def _upsert_all(uow: UnitOfWork, entries: list[tuple[str, Any, Any]], now: str) -> LoadReport:
-    """Upsert ``entries`` (kind, parsed, raw) and release what waited for master data."""
+def _upsert_all(uow: UnitOfWork, entries: list[Entry], now: str, actor: str) -> LoadReport:
+    """Upsert ``entries`` and release what waited for master data."""
     report = LoadReport(version=uow.master.version())
-    for kind, entry, raw in entries:
-        _upsert(uow, kind, entry, raw, now, report)
+    for kind, entry, raw, path in entries:
+        _upsert(uow, kind, entry, raw, path, now, actor, report)
     if report.changed:
         report.released = uow.parking.release("master")
     report.version = uow.master.version()
     return report
 
 
-def _upsert(uow: UnitOfWork, kind: str, entry: Any, raw: Any, now: str, report: LoadReport) -> None:
-    version = uow.master.upsert(kind, entry_key(kind, entry), canonical_json(raw), now)
-    if version is None:
+def _upsert(uow: UnitOfWork, kind: str, entry: Any, raw: Any, path: str, now: str, actor: str,
+            report: LoadReport) -> None:
+    key = entry_key(kind, entry)
+    body = canonical_json(raw)
+    before = uow.master.body_of(kind, key)
+    if before == body:
         report.unchanged += 1
-    else:
-        report.changed[kind] = report.changed.get(kind, 0) + 1
+        return
+    if kind == "stores" and before is not None:
+        _refuse_relabelling(uow, parse_entry(kind, json.loads(before), kind), entry, path)
+    uow.master.upsert(kind, key, body, now)
+    uow.audit.add(now, actor, "master_data.upsert", f"{kind}/{key}", before, body)
+    report.changed[kind] = report.changed.get(kind, 0) + 1
+
+
+def _refuse_relabelling(uow: UnitOfWork, before: Store, after: Store, path: str) -> None:
+    changed = [name for name in IMMUTABLE_STORE_FIELDS if getattr(before, name) != getattr(after, name)]
+    if changed and uow.ledger.store_has_postings(before.store_id):
+        name = changed[0]
+        raise ImmutableField(f"{path}.{name}" if path else name,
+                             f"store {before.store_id} has postings: its {name} stays "
+                             f"{_shown(getattr(before, name))} (changing it would relabel its history)")
+
+
+def _shown(value: Any) -> str:
+    return value.strftime("%H:%M") if hasattr(value, "strftime") else json.dumps(value)
 
 
 def snapshot(uow: UnitOfWork, kinds: tuple[str, ...] | None = None) -> MasterData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -82,7 +83,7 @@ def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | N
 
 
 def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: str,
-                      reason: str, retry: bool = False, clock: Clock) -> dict[str, Any]:
+                      reason: str, retry: bool = False, clock: Clock, actor: str | None = None) -> dict[str, Any]:
     """Close an exception with who and why. ``retry`` also re-queues the event it parked."""
     refuse_card_text(reason, "reason")
     if not reason.strip():
@@ -101,6 +102,9 @@ def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: 
         uow.exceptions.resolve(exception_id, now, by, reason)
         updated = uow.exceptions.get(exception_id)
         assert updated is not None
+        uow.audit.add(now, actor or by, "exception.resolve", f"exception/{exception_id}",
+                      json.dumps({"status": record.status}),
+                      json.dumps({"status": updated.status, "reason": reason, "by": by, "retry": retry}))
         return updated
 
     return exception_json(uow_factory.run(work, operation="resolve exception"))

@@ -4,13 +4,14 @@ Tree::
 
     DomainError
     ├── InvalidInput        bad event or master data; names the field (``field``)
+    │   ├── ImmutableField  a store field that may not change once the store has postings
     │   └── PanDetected     a card number or CVV in the input; the body is never kept
     └── (posting outcomes are values, not exceptions: see ``posting.Parked``)
 """
 
 from __future__ import annotations
 
-__all__ = ["DomainError", "InvalidInput", "PanDetected"]
+__all__ = ["DomainError", "InvalidInput", "ImmutableField", "PanDetected"]
 
 
 class DomainError(Exception):
@@ -26,6 +27,13 @@ class InvalidInput(DomainError):
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.detail = detail
+
+
+class ImmutableField(InvalidInput):
+    """A field that may not change any more: a store's currency, tax mode, timezone or cut-off
+    once the store has postings (its history would be relabelled)."""
+
+    type = "immutable_field"
 
 
 class PanDetected(InvalidInput):

@@ -93,6 +93,16 @@ def _app(process: str = "posledger") -> App:
     return _state["app"]  # type: ignore[no-any-return]
 
 
+def _cli_actor() -> str:
+    """Who the audit log says acted from the command line: the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     errors.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
@@ -129,7 +139,7 @@ def master_data_load(file: Path = typer.Argument(..., exists=True, dir_okay=Fals
     except json.JSONDecodeError as error:
         raise _fail(f"{file}: not valid JSON: {error.msg} at line {error.lineno}") from None
     try:
-        report = load_master_data(application.uow, document, clock=application.clock)
+        report = load_master_data(application.uow, document, clock=application.clock, actor=_cli_actor())
     except InvalidInput as error:
         raise _fail(f"{file}: {error.field}: {error.detail}") from None
     changed = ", ".join(f"{count} {kind}" for kind, count in report.changed.items()) or "nothing new"
@@ -288,7 +298,7 @@ def exceptions_resolve(
     application = _app()
     try:
         record = resolve_exception(application.uow, exception_id, by=by, reason=reason, retry=retry,
-                                   clock=application.clock)
+                                   clock=application.clock, actor=_cli_actor())
     except LookupError as error:
         raise _fail(str(error)) from None
     except InvalidInput as error:
@@ -337,7 +347,7 @@ def token_create(
     application = _app()
     try:
         created = create_token(application.uow, role, store, name or f"{role}-{store or 'all'}",
-                               clock=application.clock, expires_at=expires)
+                               clock=application.clock, expires_at=expires, actor=_cli_actor())
     except InvalidInput as error:
         option = {"store_id": "store", "expires_at": "expires"}.get(error.field, error.field)
         raise _fail(f"--{option}: {error.detail}") from None
@@ -367,7 +377,7 @@ def token_revoke(token_id: str = typer.Argument(..., help="The token_id (from `p
     from posledger.app.access import list_tokens, revoke_token
 
     application = _app()
-    if not revoke_token(application.uow, token_id) and token_id not in {
+    if not revoke_token(application.uow, token_id, clock=application.clock, actor=_cli_actor()) and token_id not in {
             record.token_id for record in list_tokens(application.uow)}:
         raise _fail(f"no token {token_id}")
     console.print(f"revoked {token_id}")

@@ -11,6 +11,7 @@ import msgspec
 
 from posledger.adapters.sql.database import Database, Row
 from posledger.app.ports import (
+    AuditEntry,
     CheckPoint,
     EntryLineRow,
     ExceptionRecord,
@@ -330,6 +331,9 @@ class SqlLedger:
         row = self.db.fetchone("SELECT state FROM drawers WHERE register_id = ?", (register_id,))
         return _drawer(row[0]) if row else None
 
+    def store_has_postings(self, store_id: str) -> bool:
+        return self.db.fetchone("SELECT 1 FROM journal_entries WHERE store_id = ? LIMIT 1", (store_id,)) is not None
+
     def last_document_number(self, series: str) -> int:
         row = self.db.fetchone("SELECT last_number FROM document_series WHERE series = ?", (series,))
         return int(row[0]) if row else 0
@@ -592,6 +596,10 @@ class SqlMasterData:
         row = self.db.fetchone("SELECT version FROM catalog_version WHERE id = 1")
         return int(row[0]) if row else 0
 
+    def body_of(self, kind: str, key: str) -> str | None:
+        row = self.db.fetchone("SELECT body FROM master_data WHERE kind = ? AND key = ?", (kind, key))
+        return str(row[0]) if row else None
+
     def upsert(self, kind: str, key: str, body: str, at: str) -> int | None:
         """Store an entry; bump the catalog version only when the body really changed."""
         row = self.db.fetchone("SELECT body FROM master_data WHERE kind = ? AND key = ?", (kind, key))
@@ -650,6 +658,20 @@ class SqlReservations:
         return [row[0] for row in self.db.fetchall(
             "SELECT DISTINCT location_id FROM reservations WHERE order_id = ? AND status = 'active' "
             "ORDER BY location_id", (order_id,))]
+
+
+class SqlAuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, at: str, actor: str, action: str, subject: str, before: str | None, after: str | None) -> None:
+        self.db.execute("INSERT INTO audit_log (at, actor, action, subject, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                        (at, actor, action, subject, before, after))
+
+    def since(self, after_id: int, limit: int) -> list[AuditEntry]:
+        return [AuditEntry(int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6]) for row in self.db.fetchall(
+            "SELECT id, at, actor, action, subject, before, after FROM audit_log WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit))]
 
 
 class SqlTokens:

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 
 from posledger.adapters.sql.database import Database
 from posledger.adapters.sql.repositories import (
+    SqlAuditLog,
     SqlChecks,
     SqlEventLog,
     SqlExceptions,
@@ -109,6 +110,7 @@ class SqlUnitOfWork:
         self.queries = SqlQueries(db)
         self.tokens = SqlTokens(db)
         self.checks = SqlChecks(db)
+        self.audit = SqlAuditLog(db)
 
     def __enter__(self) -> SqlUnitOfWork:
         self._begin()

@@ -42,7 +42,7 @@ from posledger.app.access import (
 from posledger.app.boundaries import StoreScope
 from posledger.app.ingest import IngestResult, Undecodable, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
-from posledger.app.ports import TokenRecord
+from posledger.app.ports import AuditEntry, TokenRecord
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
@@ -55,7 +55,7 @@ from posledger.app.reservations import NotAvailable, release, reserve
 from posledger.app.retry import StorageUnavailable
 from posledger.bootstrap import App
 from posledger.domain.codec import event_json_schema
-from posledger.domain.errors import InvalidInput
+from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.fields import parse_day
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
 from posledger.entrypoints.http.auth import TokenUse, principal_of
@@ -304,6 +304,8 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(InvalidInput)
     async def _invalid(_: Request, error: InvalidInput) -> JSONResponse:
+        if isinstance(error, ImmutableField):
+            return problem_response(ProblemError(409, error.type, "Field cannot change", error.detail, error.field))
         return problem_response(ProblemError(422, error.type, "Invalid input", error.detail, error.field))
 
     @api.exception_handler(Forbidden)
@@ -436,7 +438,8 @@ _MASTER_ROUTES = (("stores", "/v1/stores/{key}"), ("registers", "/v1/registers/{
 def _master_routes(api: FastAPI, application: App) -> None:
     def upsert(kind: str, key: str, document: dict[str, Any], principal: Principal) -> dict[str, Any]:
         principal.require("admin")
-        report = upsert_entry(application.uow, kind, document, clock=application.clock, key=key)
+        report = upsert_entry(application.uow, kind, document, clock=application.clock, key=key,
+                              actor=principal.actor)
         if report.released:
             api.state.worker.notify()
         return {"kind": kind, "key": key, "changed": bool(report.changed), "version": report.version,
@@ -455,7 +458,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
     @api.post("/v1/master-data", summary="Bulk master data: every key optional")
     def post_master_data(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
         principal.require("admin")
-        report = load_master_data(application.uow, document, clock=application.clock)
+        report = load_master_data(application.uow, document, clock=application.clock, actor=principal.actor)
         if report.released:
             api.state.worker.notify()
         return {"version": report.version, "changed": report.changed, "unchanged": report.unchanged,
@@ -476,8 +479,17 @@ def _master_routes(api: FastAPI, application: App) -> None:
         if not isinstance(role, str):
             raise ProblemError(422, "invalid_request", "Invalid token request", "role is required", "role")
         created = create_token(application.uow, role, store_id, str(name), clock=application.clock,
-                               expires_at=expires_at)
+                               expires_at=expires_at, actor=principal.actor)
         return {"token_id": created.token_id, "token": created.token, **_token_json(created.record)}
+
+    @api.get("/v1/audit-log", summary="Changes of master data, tokens and the exception workflow, oldest first")
+    def get_audit_log(principal: Auth, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+                      limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+        principal.require("finance", "admin")
+        entries = application.uow.run(lambda uow: uow.audit.since(since, limit), read_only=True,
+                                      operation="audit log")
+        return {"entries": [_audit_json(entry) for entry in entries],
+                "next_since": entries[-1].id if entries else since}
 
     @api.get("/v1/tokens", summary="API tokens, without their secrets")
     def get_tokens(principal: Auth) -> dict[str, Any]:
@@ -487,7 +499,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
     @api.delete("/v1/tokens/{token_id}", summary="Revoke a token (from the next request, on every node)")
     def delete_token(token_id: str, principal: Auth) -> dict[str, Any]:
         principal.require("admin")
-        if (not revoke_token(application.uow, token_id)
+        if (not revoke_token(application.uow, token_id, clock=application.clock, actor=principal.actor)
                 and token_id not in {record.token_id for record in list_tokens(application.uow)}):
             raise ProblemError(404, "not_found", "No such token", f"no token {token_id}", "token_id")
         return {"token_id": token_id, "revoked": True}
@@ -614,7 +626,8 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
             raise ProblemError(422, "invalid_request", "Invalid resolution", "reason is required", "reason")
         try:
             record = resolve_exception(application.uow, exception_id, by=principal.name, reason=reason,
-                                       retry=bool(document.get("retry")), clock=application.clock)
+                                       retry=bool(document.get("retry")), clock=application.clock,
+                                       actor=principal.actor)
         except LookupError:
             raise ProblemError(404, "not_found", "No such exception", f"no exception {exception_id}",
                                "exception_id") from None
@@ -633,6 +646,12 @@ def _allowed_methods(request: Request) -> list[str]:
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def _audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {"id": entry.id, "at": entry.at, "actor": entry.actor, "action": entry.action, "subject": entry.subject,
+            "before": json.loads(entry.before) if entry.before is not None else None,
+            "after": json.loads(entry.after) if entry.after is not None else None}
 
 
 def _token_json(record: TokenRecord) -> dict[str, Any]:
