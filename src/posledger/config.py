@@ -22,6 +22,11 @@ class Settings:
     max_body_bytes: int = 8 * 2**20
     startup_timeout: float = 120.0  # seconds to wait for an unreachable database at start-up
     posting_process: bool = True  # `serve` posts in a child process (a core of its own), not a thread
+    # Per token and server process: sustained requests a second and the burst above it (0: no
+    # limit). A busy store sends a few requests a second; these are far above that.
+    rate_limit: float = 100.0
+    rate_burst: int = 500
+    max_connections: int = 1000  # concurrent connections per server process; more get 503
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +47,9 @@ class Settings:
             max_body_bytes=int(env.get("POSLEDGER_MAX_BODY_BYTES", str(8 * 2**20))),
             startup_timeout=float(env.get("POSLEDGER_STARTUP_TIMEOUT", "120")),
             posting_process=env.get("POSLEDGER_POSTING_PROCESS", "1").lower() not in ("0", "false", "no"),
+            rate_limit=float(env.get("POSLEDGER_RATE_LIMIT", "100")),
+            rate_burst=int(env.get("POSLEDGER_RATE_BURST", "500")),
+            max_connections=int(env.get("POSLEDGER_MAX_CONNECTIONS", "1000")),
         )
 
 

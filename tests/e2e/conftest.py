@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.builders import MASTER
 
-ADMIN = "test-admin-token"
+ADMIN = "test-admin-token-of-32-characters-at-least"
 
 
 def free_port() -> int:

@@ -409,7 +409,10 @@ def serve(
         console.print("posting is left to `posledger worker` processes (POSLEDGER_EXTERNAL_WORKERS)")
     database = settings.database_url.split("@")[-1] if settings.database_url else settings.db_path
     console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {database}")
-    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False, server_header=False)
+    # Idle keep-alive connections close after 5 s and connections beyond the limit get 503; header
+    # and body read timeouts for slow clients belong to the TLS proxy in front (deploy/).
+    uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
+                limit_concurrency=settings.max_connections, timeout_keep_alive=5)
 
 
 @app.command("simulate")

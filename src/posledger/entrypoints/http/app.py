@@ -57,9 +57,10 @@ from posledger.bootstrap import App
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.fields import parse_day
-from posledger.domain.pan import card_key, card_number_in, gtin_valid
-from posledger.entrypoints.http.auth import TokenUse, principal_of
+from posledger.domain.pan import card_key, card_number_in, gtin_valid, redact_long_digit_runs
+from posledger.entrypoints.http.auth import TokenUse, client_of, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
+from posledger.entrypoints.http.limits import FailedAuthentications, TokenBuckets
 from posledger.entrypoints.http.metrics import Metrics
 from posledger.entrypoints.http.posting_process import PostingProcess
 from posledger.entrypoints.http.problems import (
@@ -172,6 +173,8 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     api.state.posledger = application
     api.state.admin_token = admin_token
     api.state.token_use = TokenUse()
+    api.state.rate_limits = TokenBuckets(settings.rate_limit, settings.rate_burst)
+    api.state.failed_auth = FailedAuthentications()
     api.state.metrics = metrics
     api.state.worker = worker
     api.state.start_worker = start_worker
@@ -298,8 +301,10 @@ def _with_event_schemas(api: FastAPI) -> None:
 
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(ProblemError)
-    async def _problem(_: Request, error: ProblemError) -> JSONResponse:
+    async def _problem(request: Request, error: ProblemError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if error.status == 403:
+            _log_forbidden(request, error.detail)
         return problem_response(error, headers)
 
     @api.exception_handler(InvalidInput)
@@ -309,7 +314,8 @@ def _install_error_handlers(api: FastAPI) -> None:
         return problem_response(ProblemError(422, error.type, "Invalid input", error.detail, error.field))
 
     @api.exception_handler(Forbidden)
-    async def _forbidden(_: Request, error: Forbidden) -> JSONResponse:
+    async def _forbidden(request: Request, error: Forbidden) -> JSONResponse:
+        _log_forbidden(request, str(error))
         return problem_response(ProblemError(403, "forbidden", "Not allowed", str(error), error.field))
 
     @api.exception_handler(RequestValidationError)
@@ -392,11 +398,16 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
         if principal.role != "admin":  # every reference inside the token's store (off the event loop: it may read)
             await run_in_threadpool(_refuse_foreign_references, application, scope, principal, documents, single)
         results = await ingester.submit(documents)
+        places = scope.fresh()
+        if places is None:
+            places = await run_in_threadpool(scope.load)
+        known_registers = places.registers
         now = time.time()
         for item, result in zip(documents, results, strict=True):
             event_type = item.get("type") if isinstance(item, dict) and isinstance(item.get("type"), str) else "unknown"
             metrics.events.labels(event_type if result.status != "rejected" else "invalid", result.status).inc()
-            if result.status == "accepted" and isinstance(item, dict) and isinstance(item.get("register_id"), str):
+            if (result.status == "accepted" and isinstance(item, dict) and isinstance(item.get("register_id"), str)
+                    and item["register_id"] in known_registers):  # one series per configured register only
                 metrics.register_last_seen.labels(item["register_id"]).set(now)
         if any(r.status == "accepted" for r in results):
             worker.notify()
@@ -633,6 +644,14 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                                "exception_id") from None
         api.state.worker.notify()
         return record
+
+
+def _log_forbidden(request: Request, detail: str) -> None:
+    principal = getattr(request.state, "principal", None)
+    who = principal.actor if principal is not None else "?"
+    logging.getLogger("posledger.access").warning("forbidden for token %s from %s on %s %s: %s", who,
+                                                  client_of(request), request.method, request.url.path,
+                                                  redact_long_digit_runs(detail))
 
 
 def _allowed_methods(request: Request) -> list[str]:

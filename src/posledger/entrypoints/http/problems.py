@@ -30,6 +30,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "Malformed request"), (401, "No or unknown token"), (403, "Role or store not allowed"),
         (404, "Not found"), (405, "Method not allowed"), (409, "Conflict"), (413, "Body or batch too large"),
+        (429, "Over the token's rate, or too many failed authentications: wait Retry-After seconds"),
         (422, "Invalid input; the problem names the field"), (500, "Internal error"),
         (503, "Not ready"))
 }
@@ -37,8 +38,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 class ProblemError(Exception):
     def __init__(self, status: int, code: str, title: str, detail: str, field: str | None = None,
-                 **extra: Any) -> None:
+                 *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
+        self.headers = headers or {}
         self.status = status
         self.code = code
         self.title = title
@@ -63,4 +65,4 @@ def problem_body(status: int, code: str, title: str, detail: str, field: str | N
 def problem_response(error: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(problem_body(error.status, error.code, error.title, error.detail, error.field,
                                      **error.extra),
-                        status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
+                        status_code=error.status, media_type=PROBLEM_JSON, headers={**error.headers, **(headers or {})})
