@@ -34,7 +34,7 @@ class Settings:
         ``./posledger.toml`` when it exists). The file holds the same keys: TOML
         (``POSLEDGER_DATABASE_URL = "postgresql://..."``) or ``KEY=VALUE`` lines."""
         base = os.environ if environ is None else environ
-        env = {**read_config_file(base.get("POSLEDGER_CONFIG")), **base}
+        env = with_secret_files({**read_config_file(base.get("POSLEDGER_CONFIG")), **base})
         return cls(
             db_path=env.get("POSLEDGER_DB", "posledger.db"),
             database_url=env.get("POSLEDGER_DATABASE_URL") or None,
@@ -51,6 +51,24 @@ class Settings:
             rate_burst=int(env.get("POSLEDGER_RATE_BURST", "500")),
             max_connections=int(env.get("POSLEDGER_MAX_CONNECTIONS", "1000")),
         )
+
+
+SECRETS = ("POSLEDGER_DATABASE_URL", "POSLEDGER_ADMIN_TOKEN", "POSLEDGER_NATS_URL")
+
+
+def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """``POSLEDGER_ADMIN_TOKEN_FILE=/run/secrets/admin_token`` and the like: a secret read from a
+    file (Docker and systemd credentials), never written in a unit or compose file. The variable
+    itself wins when both are set."""
+    resolved = dict(env)
+    for key in SECRETS:
+        path = env.get(f"{key}_FILE")
+        if path and not env.get(key):
+            try:
+                resolved[key] = Path(path).read_text().strip()
+            except OSError as error:
+                raise SystemExit(f"{key}_FILE names {path}, which cannot be read: {error.strerror}") from None
+    return resolved
 
 
 def read_config_file(path: str | None) -> dict[str, str]:

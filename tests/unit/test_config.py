@@ -31,3 +31,17 @@ def test_without_anything_the_embedded_default_is_used(monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({})
     assert (settings.db_path, settings.database_url, settings.nats_url) == ("posledger.db", None, None)
+
+
+def test_secrets_come_from_files_when_the_variable_is_unset(tmp_path: Path) -> None:
+    token = tmp_path / "admin_token"
+    token.write_text("s" * 40 + "\n")
+    url = tmp_path / "database_url"
+    url.write_text("postgresql://posledger:secret@db/posledger\n")
+    settings = Settings.from_env({"POSLEDGER_ADMIN_TOKEN_FILE": str(token), "POSLEDGER_DATABASE_URL_FILE": str(url)})
+    assert settings.admin_token == "s" * 40
+    assert settings.database_url == "postgresql://posledger:secret@db/posledger"
+    assert Settings.from_env({"POSLEDGER_ADMIN_TOKEN_FILE": str(token),
+                              "POSLEDGER_ADMIN_TOKEN": "t" * 32}).admin_token == "t" * 32
+    with pytest.raises(SystemExit, match="cannot be read"):
+        Settings.from_env({"POSLEDGER_ADMIN_TOKEN_FILE": str(tmp_path / "missing")})

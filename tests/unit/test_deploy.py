@@ -46,3 +46,22 @@ def test_compose_runs_migrate_first_and_restarts_the_rest() -> None:
         assert service["restart"] == "always", name
         assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
         assert "db" not in service["command"], name
+
+
+def test_compose_publishes_only_tls_and_keeps_secrets_in_files() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"} and services["proxy"]["ports"] == ["443:8443"]
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert "POSTGRES_PASSWORD:" not in text and "posledger:posledger@" not in text
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
+    for name in ("ingest-1", "ingest-2", "worker-1", "worker-2", "migrate"):
+        environment = services[name]["environment"]
+        assert "POSLEDGER_DATABASE_URL" not in environment and "POSLEDGER_ADMIN_TOKEN" not in environment, name
+        assert environment["POSLEDGER_DATABASE_URL_FILE"].startswith("/run/secrets/"), name
+    assert set(compose["secrets"]) >= {"pg_password", "database_url", "admin_token", "tls_cert", "tls_key"}
+    proxy = (DEPLOY / "nginx" / "posledger.conf").read_text()
+    for directive in ("listen 8443 ssl", "ssl_certificate ", "client_header_timeout", "client_body_timeout",
+                      "server_tokens off", "X-Forwarded-For"):
+        assert directive in proxy, directive
