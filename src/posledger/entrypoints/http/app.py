@@ -522,6 +522,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     def get_trial_balance(principal: Auth, store_id: str | None = None,
                           from_: Annotated[str | None, Query(alias="from")] = None,
                           to: str | None = None) -> dict[str, Any]:
+        principal.require("manager", "finance", "admin")  # a device reads statuses, not the books
         principal.require_read(store_id)
         first, last = _day(from_, "from"), _day(to, "to")
         return application.uow.run(lambda uow: trial_balance(uow, store_id, first, last), read_only=True,
@@ -531,7 +532,8 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     def get_entries(principal: Auth, account: str | None = None, store_id: str | None = None,
                     business_day: str | None = None, event_id: str | None = None,
                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
-        if store_id is None and principal.role in ("device", "manager"):
+        principal.require("manager", "finance", "admin")
+        if store_id is None and principal.role == "manager":
             store_id = principal.store_id
         principal.require_read(store_id)
         after = _cursor(cursor)
@@ -621,7 +623,8 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     def get_exceptions(principal: Auth, status: str | None = None, type: str | None = None,
                        store_id: str | None = None,
                        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
-        if store_id is None and principal.role in ("device", "manager"):
+        principal.require("manager", "finance", "admin")
+        if store_id is None and principal.role == "manager":
             store_id = principal.store_id
         principal.require_read(store_id)
         found = application.uow.run(lambda uow: list_exceptions(uow, status=status, type=type, store_id=store_id,
