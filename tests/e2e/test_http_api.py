@@ -298,3 +298,18 @@ def test_an_invoice_renders_as_json_pdf_and_ubl_xml(server: Server) -> None:
     assert root.tag.endswith("Invoice") and root.find(f"{cbc}ID").text == "S1-INV-00000001"  # type: ignore[union-attr]
     payable = root.find(f".//{cbc}PayableAmount")
     assert payable is not None and (payable.text, payable.get("currencyID")) == ("14.14", "USD")
+
+
+def test_ubl_xml_stays_well_formed_whatever_a_name_holds(server: Server) -> None:
+    from xml.etree import ElementTree
+
+    event = a_sale("S1-R1-xml", seq=7, receipt="R-XML")
+    event["payload"]["customer_id"] = "C\ufffe\U0001f600"
+    with server.client("device") as device:
+        assert device.post("/v1/events", json=event).status_code == 202
+    status = server.wait_posted("S1-R1-xml")
+    number = status["documents"][0]
+    with server.client("admin") as admin:
+        xml = admin.get(f"/v1/invoices/{number}", headers={"Accept": "application/xml"})
+    assert xml.status_code == 200
+    ElementTree.fromstring(xml.content)  # raises on malformed XML

@@ -82,3 +82,21 @@ def test_a_lone_surrogate_is_refused_alone_and_fails_no_other_request(server: Se
         assert set(good_statuses) == {202}, good_statuses
         assert all(400 <= status < 500 for status in bad_statuses), bad_statuses
     assert server.wait_posted("S2-R1-G-299")["status"] == "posted"
+
+
+def test_lone_surrogates_and_control_characters_anywhere_get_4xx_and_store_nothing(server: Server) -> None:
+    surrogate = '"x\\ud800"'
+    with server.client() as admin, server.client("device") as device:
+        def send(client: object, method: str, path: str, body: str) -> int:
+            response = client.request(method, path, content=body.encode(),  # type: ignore[attr-defined]
+                                      headers={"Content-Type": "application/json"})
+            return int(response.status_code)
+
+        statuses = [
+            send(device, "POST", "/v1/reservations", f'{{"order_id": "O1", "sku": {surrogate}, "location_id": "S1", "qty": 1}}'),
+            send(admin, "POST", "/v1/tokens", f'{{"role": "device", "store_id": {surrogate}, "name": "t"}}'),
+            send(admin, "PUT", "/v1/items/Q1", f'{{"sku": "Q1", "name": {surrogate}, "tax_code": "STD", "price": 1}}'),
+            send(device, "POST", "/v1/reservations", '{"order_id": "O\\u0000", "sku": "A", "location_id": "S1", "qty": 1}'),
+        ]
+        assert all(400 <= status < 500 for status in statuses), statuses
+        assert admin.get("/health").status_code == 200

@@ -83,3 +83,22 @@ def test_an_imported_stock_event_at_another_stores_location_waits_rather_than_po
         status = server.wait_posted(misplaced["event_id"])
         assert status["status"] == "exception"
         assert _stock_of(server, "A", "S2") == 10
+
+
+def test_an_order_fulfilled_consumes_only_its_own_stores_reservations(server: Server) -> None:
+    """The helper's probe: the order waits for master data while another store reserves the
+    same order id; once it posts, the other store's reservation stands."""
+    with server.client() as admin, server.client("device") as device, server.client("device_s2") as device_s2:
+        stocked = receive("A", 10, 600, location="S2", store="S2")
+        admin.post("/v1/events", json=stocked)
+        server.wait_posted(stocked["event_id"])
+        fulfilled = sale([line("ZZZ", 1, 1299, tax=115)], [tender("card", 1414)], event_type="order.fulfilled",
+                         receipt_no="ORD-T1-R", payload={"order_id": "ORD-T1"})
+        assert device.post("/v1/events", json=fulfilled).status_code == 202
+        assert server.wait_posted(fulfilled["event_id"])["status"] == "exception"  # waits for item ZZZ
+        assert device_s2.post("/v1/reservations", json={"order_id": "ORD-T1", "sku": "A", "location_id": "S2",
+                                                        "qty": 3}).status_code == 201
+        item = {"sku": "ZZZ", "name": "late", "tax_code": "STD", "price": 1299, "standard_cost": 500}
+        assert admin.put("/v1/items/ZZZ", json=item).status_code == 200
+        assert server.wait_posted(fulfilled["event_id"], until=("posted",))["status"] == "posted"
+        assert admin.get("/v1/stock/A", params={"location_id": "S2"}).json()["reserved"] == 3

@@ -163,3 +163,19 @@ def test_a_card_key_outside_ext_is_pan_detected_not_an_unknown_field(path: list[
     body = canonical_json(document)
     with pytest.raises(PanDetected):
         parse_event(document, json_text=body, raw=body)
+
+
+def test_a_card_number_after_a_prefix_is_found_though_the_joined_run_is_not_one() -> None:
+    assert card_number_in("S1-R1-4539160000000004")  # the joined run 14539160000000004 starts with 1
+    assert not card_number_in("S1-R1-000042")
+    assert not card_number_in("9" + VISA + "9")  # buried in a longer run of digits: not found
+
+
+def test_a_float_too_long_to_hold_its_digits_is_refused_as_a_card_number_might_be() -> None:
+    assert find_card_data({"n": 6212526018159083015.0}) == "n"  # 19 digits, rounded on decoding
+    assert find_card_data({"n": 37126613186091394.0}) == "n"
+    assert find_card_data({"n": 1.5e20}) is None and find_card_data({"n": 12826.5}) is None
+
+
+def test_card_keys_are_read_after_nfkc() -> None:
+    assert card_key("ＣＶＶ") and card_key("ｐｉｎ")

@@ -343,3 +343,12 @@ def test_the_pattern_free_fast_path_decides_as_the_full_decoder(event_type: str,
             holder[keys[-1]] = value
     raw = json.dumps(document, **_RENDERINGS[rendering])
     assert _decoded(raw) == _full_decode(raw)
+
+
+def test_a_time_outside_1970_to_9000_is_refused_so_that_posting_can_place_it() -> None:
+    for moment in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"):
+        document = event("sale.completed")
+        document["occurred_at"] = moment
+        with pytest.raises(InvalidInput) as raised:
+            parse_event(document)
+        assert raised.value.field == "occurred_at"

@@ -21,6 +21,7 @@ import msgspec
 from posledger.app.clock import Clock
 from posledger.app.ports import TokenRecord, UnitOfWork, UnitOfWorkFactory
 from posledger.domain.errors import InvalidInput
+from posledger.domain.fields import plain_text
 from posledger.domain.pan import refuse_card_text
 
 __all__ = ["ROLES", "Principal", "Forbidden", "CreatedToken", "TokenUse", "create_token", "list_tokens",
@@ -98,6 +99,9 @@ def create_token(uow_factory: UnitOfWorkFactory, role: str, store_id: str | None
                  clock: Clock, expires_at: str | None = None, actor: str = "cli") -> CreatedToken:
     """Create a token; this is the only time its secret is visible. A device or manager token's
     store must exist; ``expires_at`` (RFC 3339 with an offset) must lie ahead."""
+    plain_text(name, "name", 256)
+    if store_id is not None:
+        plain_text(store_id, "store_id", 64)
     refuse_card_text(name, "name")
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")

@@ -120,7 +120,9 @@ class PostingWrites(msgspec.Struct):
     sales: dict[tuple[str, str], SaleRecord] = msgspec.field(default_factory=dict)
     drawers: dict[str, Drawer] = msgspec.field(default_factory=dict)
     statuses: list[tuple[int, str]] = msgspec.field(default_factory=list)
-    consumed_orders: list[str] = msgspec.field(default_factory=list)
+    # An order.fulfilled consumes its order's reservations at its own store's locations only
+    # (CONTRACT section 15): (order_id, location_id) for each of them.
+    consumed_orders: list[tuple[str, str]] = msgspec.field(default_factory=list)
     findings: list[ExceptionRecord] = msgspec.field(default_factory=list)  # sales-audit findings, in order
     posted_at: str | None = None
 

@@ -200,8 +200,12 @@ class BatchState:
         if posted.drawer is not None:
             self._drawers[posted.drawer.register_id] = posted.drawer
             writes.drawers[posted.drawer.register_id] = posted.drawer
-        if posted.consumed_order_id is not None:
-            writes.consumed_orders.append(posted.consumed_order_id)
+        if posted.consumed_order_id is not None and posted.sales:
+            store_id = posted.sales[-1].store_id
+            master = self._master
+            locations = [store_id, *(location_id for location_id, location in master.locations.items()
+                                     if location.store_id == store_id)]
+            writes.consumed_orders.extend((posted.consumed_order_id, location_id) for location_id in locations)
         return posted_receipts
 
 

@@ -13,6 +13,7 @@ from posledger.app.master_data import snapshot
 from posledger.app.ports import ExceptionRecord, UnitOfWork, UnitOfWorkFactory
 from posledger.domain.accounts import account_name
 from posledger.domain.errors import InvalidInput
+from posledger.domain.fields import plain_text
 from posledger.domain.money import round_half_up
 from posledger.domain.pan import refuse_card_text
 
@@ -85,6 +86,7 @@ def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | N
 def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: str,
                       reason: str, retry: bool = False, clock: Clock, actor: str | None = None) -> dict[str, Any]:
     """Close an exception with who and why. ``retry`` also re-queues the event it parked."""
+    plain_text(reason, "reason", 1000)
     refuse_card_text(reason, "reason")
     if not reason.strip():
         raise InvalidInput("reason", "is required")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from posledger.app.clock import Clock
 from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
 from posledger.domain.errors import InvalidInput
+from posledger.domain.fields import plain_text
 from posledger.domain.pan import refuse_card_text
 
 __all__ = ["Reservation", "NotAvailable", "reserve", "release"]
@@ -33,6 +34,7 @@ class Reservation:
 def reserve(uow_factory: UnitOfWorkFactory, order_id: str, sku: str, location_id: str, qty: int,
             *, clock: Clock) -> Reservation:
     for name, value in (("order_id", order_id), ("sku", sku), ("location_id", location_id)):
+        plain_text(value, name, 64)
         refuse_card_text(value, name, barcode=name == "sku")
     if qty <= 0:
         raise InvalidInput("qty", "must be a positive integer")

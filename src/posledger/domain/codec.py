@@ -561,6 +561,8 @@ def event_json_schema() -> tuple[dict[str, Any], dict[str, Any]]:
 def _timestamp(value: datetime, field: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidInput(field, "must be an RFC 3339 time with an offset (Z or +hh:mm)")
+    if not 1970 <= value.year <= 9000:  # so that every local date and day cut-off of it exists
+        raise InvalidInput(field, "must lie between the years 1970 and 9000")
     return value
 
 

@@ -61,10 +61,20 @@ def text(source: Mapping[str, Any], key: str, path: str, *, required: bool = Tru
         raise InvalidInput(join(path, key), f"must be a string, got {type_name(value)}")
     if required and not value.strip():
         raise InvalidInput(join(path, key), "must not be empty")
-    if "\x00" in value:
-        raise InvalidInput(join(path, key), "must not contain NUL characters")
+    return plain_text(value, join(path, key), max_length)
+
+
+def plain_text(value: str, field: str, max_length: int = 256) -> str:
+    """Text every backend stores and every renderer writes (CONTRACT section 2, bounds): no
+    control characters (NUL among them), no lone surrogates, at most ``max_length``."""
     if len(value) > max_length:
-        raise InvalidInput(join(path, key), f"must be at most {max_length} characters")
+        raise InvalidInput(field, f"must be at most {max_length} characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise InvalidInput(field, "must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "contains a lone UTF-16 surrogate, which is not valid Unicode") from None
     return value
 
 

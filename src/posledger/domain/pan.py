@@ -84,13 +84,23 @@ def _ascii_digits(run: str) -> str:
     return run if run.isascii() else "".join(str(unicodedata.decimal(char)) for char in run)
 
 
+# Digits with no separator at all: a card number joined to a prefix by a separator
+# (``S1-R1-4539160000000004``: the run ``14539160000000004`` starts with 1) is still one to a
+# reader, so each unseparated run of digits is looked at too (a stricter reading than section
+# 8's: docs/concepts/trust-boundaries.md).
+_PLAIN_RUN = re.compile(r"\d{13,19}(?!\d)")
+
+
 def card_number_in(text: str) -> bool:
     """Whether ``text`` holds a card number, read as section 8 says."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     for match in _DIGIT_RUN.finditer(text):
         run = match.group()
-        if len(run) >= 13 and _is_card_number(_ascii_digits(run)):
+        if len(run) >= 13 and (_is_card_number(_ascii_digits(run))
+                               or any(_is_card_number(_ascii_digits(plain.group()))
+                                      for plain in _PLAIN_RUN.finditer(run) if plain.start() == 0
+                                      or not run[plain.start() - 1].isdigit())):
             return True
     return False
 
@@ -110,7 +120,9 @@ def redact_long_digit_runs(text: str) -> str:
 
 
 def card_key(key: str) -> bool:
-    """Whether a key names card security data."""
+    """Whether a key names card security data (read after NFKC, as text is: ``ＣＶＶ`` is ``CVV``)."""
+    if not key.isascii():
+        key = unicodedata.normalize("NFKC", key)
     letters = "".join(char for char in key.lower() if char.isalnum())
     return letters in _KEY_NAMES or any(part in letters for part in _KEY_PARTS)
 
@@ -119,6 +131,11 @@ def _number_is_card(value: int | float) -> bool:
     if isinstance(value, float):
         if not math.isfinite(value):
             return False
+        if 1e12 <= abs(value) < 1e19 and abs(value) > 2**53:
+            # 13-19 integer digits a float cannot hold exactly: the digits as written are gone by
+            # the time it is decoded, and what is left is most of them. Refused as a card number
+            # might be (no amount or quantity of the contract is a float).
+            return True
         value = int(value)
     return _is_card_number(str(abs(value)))
 

@@ -411,8 +411,11 @@ def serve(
     console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {database}")
     # Idle keep-alive connections close after 5 s and connections beyond the limit get 503; header
     # and body read timeouts for slow clients belong to the TLS proxy in front (deploy/).
+    # X-Forwarded-For is read only from the proxies FORWARDED_ALLOW_IPS names (deploy/): a client
+    # must not choose the address failed authentications are counted against.
     uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
-                limit_concurrency=settings.max_connections, timeout_keep_alive=5)
+                limit_concurrency=settings.max_connections, timeout_keep_alive=5,
+                proxy_headers=bool(os.environ.get("FORWARDED_ALLOW_IPS")))
 
 
 @app.command("simulate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -18,9 +19,14 @@ ET.register_namespace("cac", _NS["cac"])
 ET.register_namespace("cbc", _NS["cbc"])
 
 
+# What XML 1.0 may not hold (U+FFFE, U+FFFF, C0 controls but tab and newlines, lone
+# surrogates): written as U+FFFD, so that a stored name can never break the document.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _cbc(parent: ET.Element, name: str, text: str, **attributes: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{_NS['cbc']}}}{name}", attributes)
-    element.text = text
+    element.text = _NOT_XML.sub("\ufffd", text)
     return element
 
 

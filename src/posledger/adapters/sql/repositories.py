@@ -439,7 +439,7 @@ class SqlLedger:
               d.counted, d.over_short, d.approved_by)
              for d in writes.drawers.values() if d.session_id is not None],
             [(offset, status) for offset, status in writes.statuses], writes.posted_at,
-            [(order_id,) for order_id in writes.consumed_orders])
+            [(order_id, location_id) for order_id, location_id in writes.consumed_orders])
 
     def _write_positions(self, rows: LedgerRows) -> None:
         """Optimistic concurrency: a position is inserted only if nobody created it, and updated
@@ -498,8 +498,8 @@ class SqlLedger:
         else:
             db.executemany('UPDATE events SET status = ?, posted_at = ? WHERE "offset" = ?',
                            [(status, rows.posted_at, offset) for offset, status in rows.statuses])
-        db.executemany("UPDATE reservations SET status = 'consumed' WHERE order_id = ? AND status = 'active'",
-                       rows.consumed_orders)
+        db.executemany("UPDATE reservations SET status = 'consumed' WHERE order_id = ? AND location_id = ? "
+                       "AND status = 'active'", rows.consumed_orders)
 
 
 def _exception(row: Row) -> ExceptionRecord:

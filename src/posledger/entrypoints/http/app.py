@@ -56,7 +56,7 @@ from posledger.app.retry import StorageUnavailable
 from posledger.bootstrap import App
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
-from posledger.domain.fields import parse_day
+from posledger.domain.fields import parse_day, plain_text
 from posledger.domain.pan import card_key, card_number_in, gtin_valid, redact_long_digit_runs
 from posledger.entrypoints.http.auth import TokenUse, client_of, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
@@ -341,6 +341,14 @@ def _install_error_handlers(api: FastAPI) -> None:
                                              f"the database did not answer in time ({error.kind}); nothing was "
                                              "stored: send the request again"), {"Retry-After": "1"})
 
+    @api.exception_handler(UnicodeEncodeError)
+    async def _unstorable(_: Request, error: UnicodeEncodeError) -> JSONResponse:
+        # A lone surrogate (valid JSON, not valid Unicode) in a field that reached storage: the
+        # transaction rolled back, nothing was stored.
+        return problem_response(ProblemError(422, "invalid_request", "Invalid request",
+                                             "a string contains a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                                             "which is not valid Unicode", "(body)"))
+
     @api.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)
@@ -577,6 +585,8 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if type(qty) is not int or qty <= 0:
             raise ProblemError(422, "invalid_request", "Invalid reservation", "qty must be a positive integer", "qty")
         assert isinstance(order_id, str) and isinstance(sku, str) and isinstance(location_id, str)
+        for name, value in (("order_id", order_id), ("sku", sku), ("location_id", location_id)):
+            plain_text(value, name, 64)  # before anything reads with it
         principal.require("device", "manager", "finance", "admin")
         scope.refuse_foreign_location(principal, location_id, "location_id")
         scope.refuse_foreign_order(principal, _order_locations(application, order_id), "order_id")

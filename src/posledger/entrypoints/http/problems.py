@@ -6,7 +6,13 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from posledger.domain.pan import redact_long_digit_runs
+from posledger.domain.pan import redact_long_digit_runs as _redact
+
+
+def redact_long_digit_runs(text: str) -> str:
+    """What an error may echo: no long digit run, and text JSON can encode (a lone surrogate
+    from the request written as an escape)."""
+    return _redact(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 PROBLEM_JSON = "application/problem+json"
 
