@@ -148,10 +148,13 @@ def list_tokens(uow_factory: UnitOfWorkFactory) -> list[TokenRecord]:
 
 
 def revoke_token(uow_factory: UnitOfWorkFactory, token_id: str, *, clock: Clock, actor: str = "cli") -> bool:
-    """Revoked for the next request on every node: tokens are looked up per request."""
+    """Revoked for the next request on every node: tokens are looked up per request. False when
+    it was revoked already; ``LookupError`` when there is no such token."""
     now = clock.now()
 
     def work(uow: UnitOfWork) -> bool:
+        if uow.tokens.get(token_id) is None:
+            raise LookupError(f"no token {token_id}")
         if not uow.tokens.revoke(token_id):
             return False
         uow.audit.add(now, actor, "token.revoke", token_id, None, '{"revoked":true}')

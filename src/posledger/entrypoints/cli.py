@@ -374,12 +374,13 @@ def token_list(as_json: bool = typer.Option(False, "--json", help="JSON instead 
 @token_app.command("revoke")
 def token_revoke(token_id: str = typer.Argument(..., help="The token_id (from `posledger token list`).")) -> None:
     """Revoke a token: it fails from the next request on, on every node."""
-    from posledger.app.access import list_tokens, revoke_token
+    from posledger.app.access import revoke_token
 
     application = _app()
-    if not revoke_token(application.uow, token_id, clock=application.clock, actor=_cli_actor()) and token_id not in {
-            record.token_id for record in list_tokens(application.uow)}:
-        raise _fail(f"no token {token_id}")
+    try:
+        revoke_token(application.uow, token_id, clock=application.clock, actor=_cli_actor())
+    except LookupError as error:
+        raise _fail(str(error).strip("'")) from None
     console.print(f"revoked {token_id}")
 
 

@@ -691,6 +691,10 @@ class SqlTokens:
                                (token_hash,))
         return _token(row) if row else None
 
+    def get(self, token_id: str) -> TokenRecord | None:
+        row = self.db.fetchone(f"SELECT {self._COLUMNS} FROM api_tokens WHERE token_id = ?", (token_id,))
+        return _token(row) if row else None
+
     def list(self) -> list[TokenRecord]:
         return [_token(row) for row in self.db.fetchall(
             f"SELECT {self._COLUMNS} FROM api_tokens ORDER BY created_at, token_id")]
