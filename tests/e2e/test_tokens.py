@@ -50,6 +50,13 @@ def test_create_list_use_revoke_and_expire(server: Server) -> None:
                                 ({"role": "root"}, "role")):
             refused = admin.post("/v1/tokens", json=document)
             assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+        # The listing pages with a cursor.
+        first = admin.get("/v1/tokens", params={"limit": 2}).json()
+        assert len(first["tokens"]) == 2 and first["next_cursor"] == first["tokens"][-1]["token_id"]
+        rest = admin.get("/v1/tokens", params={"cursor": first["next_cursor"], "limit": 1000}).json()
+        ids = [record["token_id"] for record in first["tokens"] + rest["tokens"]]
+        assert ids == sorted(ids) and len(ids) == len(set(ids)) and rest["next_cursor"] is None
+        assert set(ids) == {record["token_id"] for record in admin.get("/v1/tokens?limit=1000").json()["tokens"]}
     with server.client("device") as device_client:
         assert device_client.get("/v1/tokens").status_code == 403
 

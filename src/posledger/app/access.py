@@ -143,8 +143,9 @@ def snapshot_stores(uow: UnitOfWork) -> set[str]:
     return set(snapshot(uow, ("stores",)).stores)
 
 
-def list_tokens(uow_factory: UnitOfWorkFactory) -> list[TokenRecord]:
-    return uow_factory.run(lambda uow: uow.tokens.list(), read_only=True, operation="list tokens")
+def list_tokens(uow_factory: UnitOfWorkFactory, *, after: str = "", limit: int = 1000) -> list[TokenRecord]:
+    """Tokens in ``token_id`` order after ``after`` (a cursor: the last id of the page before)."""
+    return uow_factory.run(lambda uow: uow.tokens.list(after, limit), read_only=True, operation="list tokens")
 
 
 def revoke_token(uow_factory: UnitOfWorkFactory, token_id: str, *, clock: Clock, actor: str = "cli") -> bool:

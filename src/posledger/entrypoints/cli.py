@@ -360,7 +360,11 @@ def token_list(as_json: bool = typer.Option(False, "--json", help="JSON instead 
     """The tokens, without their secrets."""
     from posledger.app.access import list_tokens
 
-    records = list_tokens(_app().uow)
+    application = _app()
+    records, page = [], list_tokens(application.uow)
+    while page:  # every page
+        records.extend(page)
+        page = list_tokens(application.uow, after=page[-1].token_id)
     if as_json:
         sys.stdout.write(json.dumps([msgspec.to_builtins(record) for record in records], indent=2) + "\n")
         return

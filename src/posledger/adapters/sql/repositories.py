@@ -695,9 +695,9 @@ class SqlTokens:
         row = self.db.fetchone(f"SELECT {self._COLUMNS} FROM api_tokens WHERE token_id = ?", (token_id,))
         return _token(row) if row else None
 
-    def list(self) -> list[TokenRecord]:
+    def list(self, after: str = "", limit: int = 1000) -> list[TokenRecord]:
         return [_token(row) for row in self.db.fetchall(
-            f"SELECT {self._COLUMNS} FROM api_tokens ORDER BY created_at, token_id")]
+            f"SELECT {self._COLUMNS} FROM api_tokens WHERE token_id > ? ORDER BY token_id LIMIT ?", (after, limit))]
 
     def revoke(self, token_id: str) -> int:
         return self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE token_id = ? AND revoked = 0", (token_id,))

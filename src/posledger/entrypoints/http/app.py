@@ -511,9 +511,12 @@ def _master_routes(api: FastAPI, application: App) -> None:
                 "next_since": entries[-1].id if entries else since}
 
     @api.get("/v1/tokens", summary="API tokens, without their secrets")
-    def get_tokens(principal: Auth) -> dict[str, Any]:
+    def get_tokens(principal: Auth, cursor: Annotated[str, Query(max_length=64)] = "",
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         principal.require("admin")
-        return {"tokens": [_token_json(record) for record in list_tokens(application.uow)]}
+        records = list_tokens(application.uow, after=cursor, limit=limit)
+        return {"tokens": [_token_json(record) for record in records],
+                "next_cursor": records[-1].token_id if len(records) == limit else None}
 
     @api.delete("/v1/tokens/{token_id}", summary="Revoke a token (from the next request, on every node)")
     def delete_token(token_id: str, principal: Auth) -> dict[str, Any]:
