@@ -57,7 +57,7 @@ from posledger.bootstrap import App
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.fields import parse_day, plain_text
-from posledger.domain.pan import card_key, card_number_in, gtin_valid, redact_long_digit_runs
+from posledger.domain.pan import card_key, card_number_in, gtin_valid
 from posledger.entrypoints.http.auth import TokenUse, client_of, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.limits import FailedAuthentications, TokenBuckets
@@ -67,6 +67,7 @@ from posledger.entrypoints.http.problems import (
     PROBLEM_JSON,
     PROBLEM_RESPONSES,
     ProblemError,
+    echoable,
     problem_body,
     problem_response,
 )
@@ -668,7 +669,7 @@ def _log_forbidden(request: Request, detail: str) -> None:
     who = principal.actor if principal is not None else "?"
     logging.getLogger("posledger.access").warning("forbidden for token %s from %s on %s %s: %s", who,
                                                   client_of(request), request.method, request.url.path,
-                                                  redact_long_digit_runs(detail))
+                                                  echoable(detail))
 
 
 def _allowed_methods(request: Request) -> list[str]:

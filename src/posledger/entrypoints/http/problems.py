@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from posledger.domain.pan import redact_long_digit_runs as _redact
+from posledger.domain.pan import redact_long_digit_runs
 
 
-def redact_long_digit_runs(text: str) -> str:
-    """What an error may echo: no long digit run, and text JSON can encode (a lone surrogate
-    from the request written as an escape)."""
-    return _redact(text).encode("utf-8", "backslashreplace").decode("utf-8")
+def echoable(text: str) -> str:
+    """What an error or a log line may repeat of a request: no long digit run, and text JSON can
+    encode (a lone surrogate written as an escape)."""
+    return redact_long_digit_runs(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -59,11 +59,11 @@ def problem_body(status: int, code: str, title: str, detail: str, field: str | N
                  **extra: Any) -> dict[str, Any]:
     # An identifier with a run of 13 or more digits is never echoed (CONTRACT section 8): it
     # may be a card number written in a way the card-data check does not read as one.
-    body: dict[str, Any] = {"type": f"/problems/{code}", "title": redact_long_digit_runs(title),
-                            "status": status, "detail": redact_long_digit_runs(detail), "code": code}
+    body: dict[str, Any] = {"type": f"/problems/{code}", "title": echoable(title),
+                            "status": status, "detail": echoable(detail), "code": code}
     if field is not None:
-        body["field"] = redact_long_digit_runs(field)
-    body.update({key: redact_long_digit_runs(value) if isinstance(value, str) else value
+        body["field"] = echoable(field)
+    body.update({key: echoable(value) if isinstance(value, str) else value
                  for key, value in extra.items()})
     return body
 
