@@ -51,7 +51,7 @@ def _sales(count: int, start: int = 1, register: str = "S1-R1", at: str = "2026-
 def _journal_sums(hub: Hub) -> dict[tuple[str, str], tuple[int, int]]:
     """The journal summed by hand (drill-down, every line), to compare the kept balances with."""
     with hub.uow() as uow:
-        lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None, event_id=None,
+        lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None, event_offset=None,
                                         after=(0, 0), limit=1_000_000)
     sums: dict[tuple[str, str], tuple[int, int]] = {}
     for ln in lines:

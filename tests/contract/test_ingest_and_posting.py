@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from posledger.app.ingest import ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
+from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
     list_exceptions,
@@ -31,7 +33,7 @@ def test_an_accepted_event_is_stored_and_posted_once(hub: Hub) -> None:
     assert hub.post().posted == 1
     assert hub.post().posted == 0
     with hub.uow() as uow:
-        status = event_status(uow, "E-1")
+        status = event_status(uow, "S1", "E-1")
     assert status is not None and status["status"] == "posted"
     assert len(status["journal_entries"]) == 1 and status["documents"] == ["S1-INV-00000001"]
     assert [m["qty"] for m in status["stock_moves"]] == [-1]
@@ -96,13 +98,34 @@ def test_the_same_event_id_with_another_body_is_a_conflict_and_the_stored_event_
     assert result.status == "conflict" and result.problem is not None
     assert result.problem.field == "event_id"
     with hub.uow() as uow:
-        stored = uow.events.get("E-3")
+        stored = uow.events.get("S1", "E-3")
     assert stored is not None and json.loads(stored.body)["payload"]["lines"][0]["qty"] == 1
 
 
 def test_duplicates_inside_one_batch_are_caught(hub: Hub) -> None:
     event = a_sale(event_id="E-4")
     assert [r.status for r in hub.send(event, event)] == ["accepted", "duplicate"]
+
+
+def test_an_event_id_is_unique_within_its_store_only(hub: Hub) -> None:
+    """(store_id, event_id) is an event's identity (CONTRACT section 1): two stores' events with
+    one id are both accepted and posted, in one batch or two; each store's repeat is its own."""
+    first = a_sale(event_id="E-same", receipt_no="R-S1")
+    second = sale([line("A", 2, 1299, tax=230)], [tender("card", 2828)], register="S2-R1", receipt_no="R-S2",
+                  event_id="E-same")
+    assert [r.status for r in hub.send(first, second, second)] == ["accepted", "accepted", "duplicate"]
+    changed = {**second, "occurred_at": "2026-11-21T10:15:04-05:00"}
+    assert [r.status for r in hub.send(first, changed)] == ["duplicate", "conflict"]
+    hub.post()
+    with hub.uow() as uow:
+        assert uow.events.stores_with("E-same") == ["S1", "S2"]
+        ours, theirs = event_status(uow, "S1", "E-same"), event_status(uow, "S2", "E-same")
+        assert ours is not None and theirs is not None
+        assert (ours["status"], theirs["status"]) == ("posted", "posted")
+        assert {ln["store_id"] for ln in theirs["journal_lines"]} == {"S2"}
+        assert ours["offset"] != theirs["offset"] and ours["documents"] != theirs["documents"]
+        assert uow.events.get("S3", "E-same") is None
+    assert hub.invariants().ok
 
 
 def test_a_bad_event_is_rejected_with_its_field_and_the_rest_of_the_batch_is_kept(hub: Hub) -> None:
@@ -112,7 +135,7 @@ def test_a_bad_event_is_rejected_with_its_field_and_the_rest_of_the_batch_is_kep
     assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
     assert results[1].problem is not None and results[1].problem.field == "seq"
     with hub.uow() as uow:
-        status = event_status(uow, "E-bad")
+        status = event_status(uow, "S1", "E-bad")
     assert status is not None and status["status"] == "rejected"
 
 
@@ -124,8 +147,8 @@ def test_a_card_number_is_refused_and_neither_stored_nor_echoed(hub: Hub) -> Non
     assert result.problem.type == "pan_detected"
     assert "4242424242424242" not in repr(result)
     with hub.uow() as uow:
-        assert uow.events.get("E-pan") is None
-        rejection = uow.events.last_rejection("E-pan")
+        assert uow.events.get("S1", "E-pan") is None
+        rejection = uow.events.last_rejection("S1", "E-pan")
     assert rejection is not None and "4242424242424242" not in repr(rejection)
 
 
@@ -149,7 +172,7 @@ def test_an_event_for_an_unknown_sku_waits_and_posts_by_itself_when_the_sku_arri
     event = sale([line("NEW", 2, 500, tax=89)], [tender("card", 1089)], event_id="E-new")
     hub.send_and_post(event)
     with hub.uow() as uow:
-        assert event_status(uow, "E-new")["status"] == "exception"  # type: ignore[index]
+        assert event_status(uow, "S1", "E-new")["status"] == "exception"  # type: ignore[index]
         (waiting,) = list_exceptions(uow, type="unknown_master_data")
     assert waiting["detail"]["missing"] == ["sku NEW"]
     report = upsert_entry(hub.uow, "items", {"sku": "NEW", "name": "New", "tax_code": "STD", "price": 500,
@@ -157,7 +180,7 @@ def test_an_event_for_an_unknown_sku_waits_and_posts_by_itself_when_the_sku_arri
     assert report.released == 1
     hub.post()
     with hub.uow() as uow:
-        assert event_status(uow, "E-new")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "S1", "E-new")["status"] == "posted"  # type: ignore[index]
         (resolved,) = list_exceptions(uow, type="unknown_master_data")
     assert resolved["status"] == "resolved"
     assert hub.invariants().ok
@@ -169,12 +192,12 @@ def test_a_void_that_arrives_before_its_sale_posts_once_the_sale_does(hub: Hub) 
                           event_id="E-void")
     hub.send_and_post(sale_event, void)  # the sale waits for SKU Q, so the void waits for the sale
     with hub.uow() as uow:
-        assert event_status(uow, "E-void")["status"] == "exception"  # type: ignore[index]
+        assert event_status(uow, "S1", "E-void")["status"] == "exception"  # type: ignore[index]
     upsert_entry(hub.uow, "items", {"sku": "Q", "name": "q", "tax_code": "STD", "price": 100}, clock=hub.clock)
     hub.post()
     with hub.uow() as uow:
-        assert event_status(uow, "E-q")["status"] == "posted"  # type: ignore[index]
-        assert event_status(uow, "E-void")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "S1", "E-q")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "S1", "E-void")["status"] == "posted"  # type: ignore[index]
         balance = trial_balance(uow, "S1")
     assert all(row["balance"] == 0 for row in balance["accounts"])
     assert hub.invariants().ok
@@ -256,7 +279,7 @@ def test_a_void_sent_just_before_its_sale_in_the_same_batch_posts_in_that_run(hu
     hub.send(void, sale_event)
     hub.post()
     with hub.uow() as uow:
-        assert event_status(uow, "E-void-first")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "S1", "E-void-first")["status"] == "posted"  # type: ignore[index]
         assert all(row["balance"] == 0 for row in trial_balance(uow, "S1")["accounts"])
 
 
@@ -376,7 +399,7 @@ def test_events_stored_before_fields_were_closed_still_post_and_an_unreadable_on
     _store_as_an_earlier_release_did(hub, unreadable)
     hub.send(a_sale(event_id="E-after", receipt_no="R-after"))
     hub.post()
-    statuses = hub.uow.run(lambda uow: {e: event_status(uow, e)["status"]  # type: ignore[index]
+    statuses = hub.uow.run(lambda uow: {e: event_status(uow, "S1", e)["status"]  # type: ignore[index]
                                          for e in ("E-legacy", "E-unreadable", "E-after")}, read_only=True)
     assert statuses == {"E-legacy": "posted", "E-unreadable": "exception", "E-after": "posted"}
     open_types = hub.uow.run(lambda uow: [e["type"] for e in list_exceptions(uow, status="open")], read_only=True)
@@ -387,7 +410,7 @@ def test_events_stored_before_fields_were_closed_still_post_and_an_unreadable_on
 
 def _statuses(hub: Hub, *event_ids: str) -> list[str]:
     with hub.uow() as uow:
-        return [event_status(uow, event_id)["status"] for event_id in event_ids]  # type: ignore[index]
+        return [event_status(uow, "S1", event_id)["status"] for event_id in event_ids]  # type: ignore[index]
 
 
 def test_a_chunk_is_appended_and_posted_in_one_transaction_with_a_void_before_its_sale(hub: Hub) -> None:
@@ -474,3 +497,36 @@ def test_only_a_log_with_one_writer_at_a_time_takes_a_chunk_in_one_transaction(h
     else:
         assert together is None
         assert hub.post().posted == 0  # and nothing was written
+
+
+# ------------------------------------------------------------------ fair posting across stores
+
+@pytest.mark.parametrize("partitioned", [False, True], ids=["one consumer", "partition worker"])
+def test_a_flood_from_one_store_delays_another_stores_events_by_one_batch_at_most(
+        hub: Hub, partitioned: bool) -> None:
+    """CONTRACT section 15: a backlog of 1,000 events of S1, then one event each of S2 and S3,
+    all in one partition; batches of 100. The S2 and S3 events post in the first batch, not
+    after S1's backlog; S1's events still post in their order, and the books balance."""
+    ingest(hub.uow, [receive("A", 5000, 600)], clock=hub.clock, partitions=1)
+    flood = [sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], receipt_no=f"FL-{n}",
+                  event_id=f"FL-{n:04d}") for n in range(1000)]
+    for start in range(0, len(flood), 250):
+        ingest(hub.uow, flood[start:start + 250], clock=hub.clock, partitions=1)
+    others = [sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], register=register,
+                   receipt_no="OTHER-1", event_id=f"{register}-OTHER") for register in ("S2-R1", "S3-R1")]
+    ingest(hub.uow, others, clock=hub.clock, partitions=1)
+    engine = PostingEngine(hub.uow, hub.clock, batch_size=100)
+    engine.run_batch(0 if partitioned else None)
+    with hub.uow() as uow:
+        assert event_status(uow, "S2", "S2-R1-OTHER")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "S3", "S3-R1-OTHER")["status"] == "posted"  # type: ignore[index]
+        assert event_status(uow, "S1", "FL-0999")["status"] == "accepted"  # type: ignore[index]
+    while engine.run_batch(0 if partitioned else None).more:
+        pass
+    with hub.uow() as uow:
+        statuses = {event_status(uow, "S1", f"FL-{n:04d}")["status"] for n in range(1000)}  # type: ignore[index]
+        numbers = [uow.queries.documents_for_event(uow.events.get("S1", f"FL-{n:04d}").offset)[0].number  # type: ignore[union-attr]
+                   for n in (0, 1, 998, 999)]
+    assert statuses == {"posted"}
+    assert numbers == sorted(numbers)  # S1's invoices numbered in its events' order
+    assert hub.invariants().ok

@@ -19,6 +19,7 @@ from posledger.adapters.sqlite import SqliteUnitOfWork
 from posledger.adapters.sqlite import store as sqlite_store
 from posledger.app.ingest import ingest
 from posledger.app.master_data import load_master_data
+from posledger.app.ports import NewEvent
 from tests.contract.conftest import POSTGRES_URL, postgres_or_skip
 from tests.support.builders import MASTER, line, sale, tender
 from tests.support.harness import FixedClock
@@ -302,12 +303,12 @@ def _assert_version_1_data_carried_over(factory: object) -> None:
         day = trial_balance(uow, None, *(2 * [__import__("datetime").date(2026, 11, 21)]))  # type: ignore[arg-type]
         assert day["totals"] == {"debit": 700, "credit": 700}
         lines = uow.queries.entry_lines(account="1300", store_id=None, business_day=None,  # type: ignore[attr-defined]
-                                        event_id=None, after=(0, 0), limit=10)
+                                        event_offset=None, after=(0, 0), limit=10)
         assert [(ln.entry_id, ln.line_no, ln.event_id, ln.debit, ln.credit) for ln in lines] == [
             (1, 1, "S1-PO-1", 700, 0), (2, 5, "S1-R1-1", 0, 350)]
-        assert [m.qty for m in uow.queries.moves_for_event("S1-R1-1")] == [-1]  # type: ignore[attr-defined]
+        assert [m.qty for m in uow.queries.moves_for_event(2)] == [-1]  # type: ignore[attr-defined]
         # Entries and documents found by the event's offset (0004), documents by their number.
-        documents = uow.queries.documents_for_event("S1-R1-1")  # type: ignore[attr-defined]
+        documents = uow.queries.documents_for_event(2)  # type: ignore[attr-defined]
         assert [(d.number, d.event_offset) for d in documents] == [("S1-INV-00000001", 2)]
         assert uow.queries.document("S1-INV-00000001").draft.total == 1414  # type: ignore[attr-defined]
         assert uow.queries.document("S1-INV-1") is None  # type: ignore[attr-defined]
@@ -318,8 +319,23 @@ def _assert_version_1_data_carried_over(factory: object) -> None:
         assert uow.events.unpublished(10) == []  # type: ignore[attr-defined]
         report = check_invariants(uow)  # type: ignore[arg-type]
         assert report.ok, report
+        # 0008/0007: an event is found by its store and its id; another store has no such event.
+        stored = uow.events.get("S1", "S1-R1-1")  # type: ignore[attr-defined]
+        assert stored is not None and stored.offset == 2
+        assert uow.events.get("S2", "S1-R1-1") is None  # type: ignore[attr-defined]
+        assert uow.events.stores_with("S1-R1-1") == ["S1"]  # type: ignore[attr-defined]
 
     factory.run(read, read_only=True)  # type: ignore[attr-defined]
+
+    def append_the_same_id_in_another_store(uow: object) -> list[int]:
+        stored = uow.events.get("S1", "S1-R1-1")  # type: ignore[attr-defined]
+        return uow.events.append_many([NewEvent(  # type: ignore[attr-defined, no-any-return]
+            "S1-R1-1", stored.type, "S2", None, None, "2026-11-21T10:00:00-05:00", stored.body.replace('"S1"', '"S2"'),
+            "another hash", "2026-11-21T15:00:00Z", "api")])
+
+    (offset,) = factory.run(append_the_same_id_in_another_store)  # type: ignore[attr-defined]
+    assert offset > 2  # the log's offsets go on after the rebuilt table's last
+    assert factory.run(lambda uow: uow.events.stores_with("S1-R1-1"), read_only=True) == ["S1", "S2"]  # type: ignore[attr-defined]
 
 
 def test_sqlite_0002_carries_version_1_postings_into_balances_and_integer_keys(tmp_path: Path) -> None:
@@ -344,6 +360,7 @@ def test_postgres_0002_carries_version_1_postings_into_balances_and_integer_keys
         for statement in _V1_ROWS:
             connection.execute(statement.encode())
         connection.execute("SELECT setval('journal_entries_entry_id_seq', 2)")
+        connection.execute("SELECT setval('events_offset_seq', 2)")  # as version 1's appends left it
     store.upgrade(POSTGRES_URL, schema=pg_schema)
     factory = PostgresUnitOfWork(POSTGRES_URL, schema=pg_schema)
     try:

@@ -41,12 +41,14 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def wait_posted(self, event_id: str, timeout: float = 10,
-                    until: tuple[str, ...] = ("posted", "exception")) -> dict[str, object]:
-        """The event's status once it is one of ``until`` (or whatever it is at the timeout)."""
+                    until: tuple[str, ...] = ("posted", "exception"), store_id: str | None = None) -> dict[str, object]:
+        """The event's status once it is one of ``until`` (or whatever it is at the timeout);
+        ``store_id`` names its store when another store has used the same id."""
         deadline = time.monotonic() + timeout
+        params = {"store_id": store_id} if store_id else {}
         with self.client() as client:
             while True:
-                body = client.get(f"/v1/events/{event_id}").json()
+                body = client.get(f"/v1/events/{event_id}", params=params).json()
                 if body.get("status") in until or time.monotonic() > deadline:
                     return dict(body)
                 time.sleep(0.05)

@@ -1,5 +1,5 @@
 """NATS JetStream between ingest and posting: `serve` publishes every accepted event (Nats-Msg-Id =
-event_id), workers' durable pull consumers wake the partition owners. Restart NATS in the middle
+offset:event_id), workers' durable pull consumers wake the partition owners. Restart NATS in the middle
 of the load: every event is still posted exactly once, and the stream holds one message per event.
 
 These tests start a private `nats-server -js` on a free port with a temporary store; they never

@@ -62,11 +62,15 @@ def test_a_device_cannot_reach_into_another_stores_books(server: Server) -> None
         _refused(device.post("/v1/reservations", json={"order_id": "WEB-8", "sku": "A", "location_id": "S2",
                                                        "qty": 1}), "location_id")
         _refused(device.delete("/v1/reservations/WEB-9"), "order_id")
-        _refused(device.post("/v1/reservations", json={"order_id": "WEB-9", "sku": "A", "location_id": "S1",
-                                                       "qty": 1}), "order_id")
         fulfilled = sale([line("A", 2, 1299, tax=231)], [tender("card", 2829)], event_type="order.fulfilled",
                          receipt_no="WEB-9-R", payload={"order_id": "WEB-9"})
         _refused(device.post("/v1/events", json=fulfilled), "payload.order_id")
+        assert admin.get("/v1/stock/A", params={"location_id": "S2"}).json()["reserved"] == 2
+        # An order id is its store's own: S2's WEB-9 does not block S1's, and each store's
+        # release touches only its own.
+        assert device.post("/v1/reservations", json={"order_id": "WEB-9", "sku": "A", "location_id": "S1-BACK",
+                                                     "qty": 1}).status_code == 201
+        assert device.delete("/v1/reservations/WEB-9").json()["released"] == 1
         assert admin.get("/v1/stock/A", params={"location_id": "S2"}).json()["reserved"] == 2
         assert device_s2.delete("/v1/reservations/WEB-9").json()["released"] == 1
 
@@ -102,3 +106,51 @@ def test_an_order_fulfilled_consumes_only_its_own_stores_reservations(server: Se
         assert admin.put("/v1/items/ZZZ", json=item).status_code == 200
         assert server.wait_posted(fulfilled["event_id"], until=("posted",))["status"] == "posted"
         assert admin.get("/v1/stock/A", params={"location_id": "S2"}).json()["reserved"] == 3
+
+
+def test_an_event_id_is_unique_within_its_store_only(server: Server) -> None:
+    """Issue 13's squatting probe: S1's device takes the id S2's register will use; S2's own
+    event with that id is still accepted and posts, each store reads back its own, and finance
+    must say which store it means."""
+    squatted = "S2-R1-3"
+    with (server.client("device") as device, server.client("device_s2") as device_s2,
+          server.client("finance") as finance, server.client("manager_s2") as manager_s2):
+        ours = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], receipt_no="SQ-1", event_id=squatted)
+        theirs = sale([line("A", 2, 1299, tax=230)], [tender("card", 2828)], register="S2-R1",
+                      receipt_no="SQ-2", event_id=squatted)
+        assert device.post("/v1/events", json=ours).json()["status"] == "accepted"
+        assert device_s2.post("/v1/events", json=theirs).json()["status"] == "accepted"
+        # Each store's id is its own idempotency key: a resend is a duplicate, another body a conflict.
+        assert device_s2.post("/v1/events", json=theirs).json()["status"] == "duplicate"
+        changed = {**theirs, "occurred_at": "2026-11-21T10:15:04-05:00"}
+        assert device_s2.post("/v1/events", json=changed).status_code == 409
+        for store in ("S1", "S2"):
+            assert server.wait_posted(squatted, store_id=store)["status"] == "posted"
+
+        mine, other = device.get(f"/v1/events/{squatted}").json(), device_s2.get(f"/v1/events/{squatted}").json()
+        assert (mine["store_id"], other["store_id"]) == ("S1", "S2")
+        assert len(mine["journal_lines"]) and mine["journal_lines"] != other["journal_lines"]
+        assert {ln["store_id"] for ln in other["journal_lines"]} == {"S2"}
+        assert manager_s2.get(f"/v1/events/{squatted}").json()["store_id"] == "S2"
+        refused = device.get(f"/v1/events/{squatted}", params={"store_id": "S2"})
+        assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+
+        ambiguous = finance.get(f"/v1/events/{squatted}")
+        assert ambiguous.status_code == 409, ambiguous.text
+        assert ambiguous.json()["code"] == "ambiguous_event_id" and ambiguous.json()["stores"] == ["S1", "S2"]
+        chosen = finance.get(f"/v1/events/{squatted}", params={"store_id": "S2"}).json()
+        assert chosen["store_id"] == "S2" and chosen["links"]["self"].endswith("store_id=S2")
+        entries = finance.get(chosen["links"]["journal_entries"]).json()["lines"]
+        assert entries and {(ln["event_id"], ln["store_id"]) for ln in entries} == {(squatted, "S2")}
+        assert finance.get("/v1/ledger/entries", params={"event_id": squatted}).status_code == 409
+        assert finance.get(f"/v1/events/{squatted}", params={"store_id": "S3"}).status_code == 404
+
+
+def test_a_rejected_event_is_read_back_by_its_own_store_only(server: Server) -> None:
+    with server.client("device") as device, server.client("device_s2") as device_s2:
+        bad = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], receipt_no="RJ-1", event_id="RJ-1")
+        bad["seq"] = -1
+        assert device.post("/v1/events", json=bad).status_code == 422
+        status = device.get("/v1/events/RJ-1").json()
+        assert status["status"] == "rejected" and status["problem"]["field"] == "seq"
+        assert device_s2.get("/v1/events/RJ-1").status_code == 404

@@ -207,7 +207,7 @@ def test_random_streams_keep_the_ledger_invariants(backend_name: str, stream: li
 def _drawers_match_account_1000(hub: Any) -> None:
     """Each register's expected cash is the balance of account 1000 for that register."""
     with hub.uow() as uow:
-        lines = uow.queries.entry_lines(account="1000", store_id=None, business_day=None, event_id=None,
+        lines = uow.queries.entry_lines(account="1000", store_id=None, business_day=None, event_offset=None,
                                         after=(0, 0), limit=1_000_000)
         drawers = {d.register_id: d.cash_expected for d in uow.queries.drawers()}
     balance: dict[str, int] = {}

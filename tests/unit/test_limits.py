@@ -28,6 +28,19 @@ def test_a_token_gets_its_burst_then_its_rate() -> None:
     assert buckets.take("tok_a") > 0
 
 
+def test_the_gate_reads_a_bucket_without_taking_from_it() -> None:
+    """``waiting`` is what RateGate asks before any other work: it never takes a request's
+    place, knows nothing of a token that has not authenticated, and agrees with ``take``."""
+    clock = Clock()
+    buckets = TokenBuckets(rate=10, burst=2, monotonic=clock)
+    assert buckets.waiting("never-seen") == 0.0
+    assert [buckets.take("tok") for _ in range(2)] == [0.0, 0.0]
+    assert 0 < buckets.waiting("tok") <= 0.1
+    assert buckets.waiting("tok") == buckets.waiting("tok")  # reading takes nothing
+    clock.now += 0.1
+    assert buckets.waiting("tok") == 0.0 and buckets.take("tok") == 0.0
+
+
 def test_a_rate_of_zero_limits_nothing() -> None:
     buckets = TokenBuckets(rate=0, burst=1)
     assert all(buckets.take("t") == 0.0 for _ in range(1000))

@@ -154,7 +154,7 @@ class _Sent:
     chunk: CheckedChunk
     results: list[IngestResult]
     posting: PostingReport
-    first_event: tuple[str, int] | None  # the first event it appends and the offset planned for it
+    first_event: tuple[tuple[str, str], int] | None  # the first event it appends (store, id), its planned offset
 
 
 class _PipelinedImport:
@@ -221,7 +221,8 @@ class _PipelinedImport:
         except WriterStopped:
             self._writer_stopped()
             return False
-        first_event = (writes.events[0].event_id, writes.first_offset) if writes.events else None
+        first_event = (((first := writes.events[0]).store_id, first.event_id), writes.first_offset) \
+            if writes.events else None
         self._sent.append(_Sent(self._number, chunk, results, posting, first_event))
         return True
 
@@ -294,8 +295,8 @@ class _PipelinedImport:
             for count, sent in enumerate(self._sent, start=1):
                 if sent.first_event is None:
                     continue  # it appends nothing: a chunk after it tells whether it committed
-                event_id, offset = sent.first_event
-                stored = reads.events.find_many([event_id]).get(event_id)
+                key, offset = sent.first_event
+                stored = reads.events.find_many([key]).get(key)
                 if stored is None or stored[1] != offset:
                     break
                 committed = count

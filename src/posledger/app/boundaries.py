@@ -99,13 +99,19 @@ class StoreScope:
             raise Forbidden(f"{field} is not a location of store {principal.store_id}", field=field)
 
     def refuse_foreign_order(self, principal: Principal, locations: list[str], field: str) -> None:
-        """``locations``: where the order's active reservations are."""
+        """``locations``: where the order's active reservations are. An order id is its store's
+        own: two stores may each hold reservations under one id, and each acts only on its own
+        (``own_locations``). Refused when the order is reserved only in other stores."""
         if principal.role not in SCOPED_ROLES:
             return
-        for location_id in locations:
-            store_id = self.locations_store(location_id)
-            if store_id is not None and store_id != principal.store_id:
-                raise Forbidden(f"{field} names an order reserved in another store", field=field)
+        if locations and all(self.locations_store(location_id) != principal.store_id for location_id in locations):
+            raise Forbidden(f"{field} names an order reserved in another store", field=field)
+
+    def own_locations(self, principal: Principal, locations: list[str]) -> list[str] | None:
+        """Of ``locations``, those of a scoped token's store; None (no limit) for other roles."""
+        if principal.role not in SCOPED_ROLES:
+            return None
+        return [location_id for location_id in locations if self.locations_store(location_id) == principal.store_id]
 
     def registers_store(self, register_id: Any) -> str | None:
         return self._store_of(register_id, "registers")

@@ -1,6 +1,8 @@
-"""Ingest: validate events and append them durably to the log, exactly once per event_id.
+"""Ingest: validate events and append them durably to the log, exactly once per event.
 
-"Accepted" means committed to disk. The same ``event_id`` with the same body is a
+An event's identity is its store and its id, ``(store_id, event_id)`` (CONTRACT section 1): two
+stores may use the same ``event_id`` and never block each other.
+"Accepted" means committed to disk. The same identity with the same body is a
 ``duplicate`` (nothing changes); with another body it is a ``conflict`` and the stored event is
 untouched. Per-register ``seq`` is tracked here, in the same transaction as the append, so a
 ``sequence_gap`` exception is raised at once and resolves itself when the missing events arrive.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -21,6 +24,7 @@ from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
 from posledger.app.partitions import DEFAULT_PARTITIONS, partition_of
 from posledger.app.ports import (
+    EventKey,
     ExceptionRecord,
     NewEvent,
     Rejection,
@@ -71,6 +75,20 @@ def _safe_event_id(document: Any) -> str | None:
                 and not has_long_digit_run(value)):
             return value
     return None
+
+
+def _safe_store_id(document: Any) -> str | None:
+    """The store a refused document named, kept with its rejection so that only that store
+    (and finance) reads it back: an id-shaped string, else nothing."""
+    if isinstance(document, dict):
+        value = document.get("store_id")
+        if (isinstance(value, str) and 0 < len(value) <= 64 and _ID_SHAPED.fullmatch(value)
+                and not has_long_digit_run(value)):
+            return value
+    return None
+
+
+_ID_SHAPED = re.compile(r"[A-Za-z0-9._:-]+")
 
 
 def _storable(text: str) -> str:
@@ -152,7 +170,8 @@ def check(documents: Sequence[Any], now: str, source: str) -> Checked:
             if outcome.problem is not None:
                 rejections.append(Rejection(outcome.event_id, now, outcome.problem.type,
                                             _storable(outcome.problem.field or "(body)"),
-                                            _storable(outcome.problem.detail), source))
+                                            _storable(outcome.problem.detail), source,
+                                            _safe_store_id(document)))
         else:
             valid.append((index, *outcome))
     return Checked(now, source, results, valid, rejections)
@@ -171,38 +190,42 @@ def append(uow: UnitOfWork, checked: Checked, *, partitions: int = DEFAULT_PARTI
     for rejection in checked.rejections:
         uow.events.reject(rejection)
     valid = checked.valid
-    stored = uow.events.find_many(list({event.envelope.event_id for _, event, _, _ in valid}))
+    stored = uow.events.find_many(list({(event.envelope.store_id, event.envelope.event_id)
+                                        for _, event, _, _ in valid}))
     fresh: list[tuple[int, Event, str, str]] = []
-    repeated: list[tuple[int, str]] = []  # a second copy inside this batch: index, event_id
+    repeated: list[tuple[int, EventKey]] = []  # a second copy inside this batch: index, identity
     for index, event, body, body_hash in valid:
         event_id = event.envelope.event_id
-        prior = stored.get(event_id)
+        key = (event.envelope.store_id, event_id)
+        prior = stored.get(key)
         if prior is None:
-            stored[event_id] = (body_hash, 0)
+            stored[key] = (body_hash, 0)
             fresh.append((index, event, body, body_hash))
         elif prior[0] != body_hash:
             outcome[index] = IngestResult(event_id, "conflict", prior[1] or None, Problem(
                 "conflict", "event_id already used with another body", "event_id",
-                f"event {event_id} was accepted before with a different body; the stored event is unchanged"))
+                f"event {event_id} of store {key[0]} was accepted before with a different body; "
+                "the stored event is unchanged"))
         elif prior[1]:
             outcome[index] = IngestResult(event_id, "duplicate", prior[1])
         else:
-            repeated.append((index, event_id))
+            repeated.append((index, key))
     status, posted_at = ("posted", now) if posted else ("accepted", None)
     offsets = uow.events.append_many([_new_event(event, body, body_hash, now, checked.source, partitions,
                                                  status, posted_at)
                                       for _, event, body, body_hash in fresh])
     sequences = SequenceTracker(uow, now)
     sequences.prefetch([event.envelope.register_id for _, event, _, _ in fresh])
-    accepted_at: dict[str, int] = {}
+    accepted_at: dict[EventKey, int] = {}
     appended = []
     for (index, event, body, body_hash), offset in zip(fresh, offsets, strict=True):
-        outcome[index] = IngestResult(event.envelope.event_id, "accepted", offset)
-        accepted_at[event.envelope.event_id] = offset
+        envelope = event.envelope
+        outcome[index] = IngestResult(envelope.event_id, "accepted", offset)
+        accepted_at[(envelope.store_id, envelope.event_id)] = offset
         sequences.track(event)
         appended.append(Appended(index, event, body, body_hash, offset))
-    for index, event_id in repeated:
-        outcome[index] = IngestResult(event_id, "duplicate", accepted_at[event_id])
+    for index, key in repeated:
+        outcome[index] = IngestResult(key[1], "duplicate", accepted_at[key])
     sequences.flush()
     return [r for r in outcome if r is not None], appended
 

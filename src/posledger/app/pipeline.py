@@ -35,6 +35,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import msgspec
 
 from posledger.app.ports import (
+    EventKey,
     ExceptionRecord,
     LedgerRows,
     NewEvent,
@@ -121,7 +122,7 @@ class _ChunkOverlay:
 
     def __init__(self, number: int) -> None:
         self.number = number
-        self.events: dict[str, tuple[str, int]] = {}  # event_id: (body hash, offset)
+        self.events: dict[EventKey, tuple[str, int]] = {}  # (store_id, event_id): (body hash, offset)
         self.high_seqs: dict[str, int] = {}
         self.stock: dict[tuple[str, str], StockPosition] = {}
         self.series: dict[str, int] = {}
@@ -149,9 +150,9 @@ class InFlight:
     def committed(self, number: int) -> None:
         self._chunks = [chunk for chunk in self._chunks if chunk.number != number]
 
-    def event(self, event_id: str) -> tuple[str, int] | None:
+    def event(self, key: EventKey) -> tuple[str, int] | None:
         for chunk in reversed(self._chunks):
-            hit = chunk.events.get(event_id)
+            hit = chunk.events.get(key)
             if hit is not None:
                 return hit
         return None
@@ -176,16 +177,16 @@ class _RecordingEventLog(_Refusing):
     def __init__(self, reads: UnitOfWork, flight: InFlight, writes: ChunkWrites) -> None:
         self._reads, self._flight, self._writes = reads.events, flight, writes
 
-    def find_many(self, event_ids: list[str]) -> dict[str, tuple[str, int]]:
+    def find_many(self, keys: list[EventKey]) -> dict[EventKey, tuple[str, int]]:
         in_flight = self._flight.event
-        found: dict[str, tuple[str, int]] = {}
+        found: dict[EventKey, tuple[str, int]] = {}
         missing = []
-        for event_id in event_ids:
-            hit = in_flight(event_id)
+        for key in keys:
+            hit = in_flight(key)
             if hit is None:
-                missing.append(event_id)
+                missing.append(key)
             else:
-                found[event_id] = hit
+                found[key] = hit
         if missing:
             found.update(self._reads.find_many(missing))
         return found
@@ -201,7 +202,7 @@ class _RecordingEventLog(_Refusing):
         writes.first_offset, writes.events = first, events
         written = flight.of(writes.number).events
         for event, offset in zip(events, offsets, strict=True):
-            written[event.event_id] = (event.body_hash, offset)
+            written[(event.store_id, event.event_id)] = (event.body_hash, offset)
         flight.last_offset = offsets[-1]
         return offsets
 

@@ -49,6 +49,7 @@ __all__ = ["PostingEngine", "PostingReport", "CONSUMER"]
 CONSUMER = "posting"
 T = TypeVar("T")
 R = TypeVar("R")
+FAIR_STORES = 5_000  # stores with events waiting that one batch looks at (CONTRACT section 15: fairness)
 POSITIONS_KEPT = 200_000  # stock positions an engine keeps between batches (~200 bytes each)
 
 
@@ -170,7 +171,7 @@ class BatchState:
         self.writes.series[series] = last + 1
         return last + 1
 
-    def apply(self, event_id: str, offset: int, posted: Posted) -> list[str]:
+    def apply(self, store_id: str, event_id: str, offset: int, posted: Posted) -> list[str]:
         """Stage what one event posted. Returns the sale keys it posted (for waiting voids)."""
         writes = self.writes
         for entry_no, entry in enumerate(posted.entries, start=1):
@@ -191,7 +192,7 @@ class BatchState:
                 invoice_number = number
         posted_receipts = []
         for sale in posted.sales:
-            if sale.event_id == event_id and sale.invoice_number is None:
+            if sale.event_id == event_id and sale.store_id == store_id and sale.invoice_number is None:
                 sale = sale.numbered(invoice_number)
                 posted_receipts.append(f"receipt:{sale.store_id}/{sale.receipt_no}")
             key = (sale.store_id, sale.receipt_no)
@@ -219,6 +220,7 @@ class PostingEngine:
         self._batch_size = batch_size
         self._master: MasterData | None = None
         self._cache = cache
+        self._fair_turn: tuple[int, str] = (-1, "")  # the last store a batch gave a fair share
         # Stock positions as this engine's batches committed them (see BatchState), bounded.
         self._positions: dict[tuple[str, str], StockPosition | None] = {}
 
@@ -385,8 +387,8 @@ class PostingEngine:
 
     def _pending(self, uow: UnitOfWork, partition: int | None, limit: int
                  ) -> tuple[list[StoredEvent], list[StoredEvent]]:
-        """What a batch of ``limit`` posts (parked events now ready first, then fresh ones), and
-        which of them are fresh."""
+        """What a batch of ``limit`` posts (parked events now ready first, then fresh ones in log
+        order, then other stores' fair shares), and which of them are fresh in log order."""
         ready = uow.parking.ready(limit, partition)
         events = uow.events.by_offsets(ready) if ready else []
         fresh: list[StoredEvent] = []
@@ -395,7 +397,30 @@ class PostingEngine:
                 fresh = uow.events.after(uow.events.position(CONSUMER), limit - len(events))
             else:
                 fresh = uow.events.pending_in_partition(partition, limit - len(events))
+            if limit > 1 and len(fresh) == limit - len(events):
+                return events + fresh + self._fair_shares(uow, partition, fresh), fresh
         return events + fresh, fresh
+
+    def _fair_shares(self, uow: UnitOfWork, partition: int | None, fresh: list[StoredEvent]) -> list[StoredEvent]:
+        """Posting is fair across stores (CONTRACT section 15). A full batch means a backlog, and
+        one store's flood may fill it; so the stores with events waiting beyond it add their next
+        ones to this batch, sharing at most as many events as the batch holds (taking turns when
+        they are more than that): a flood delays another store's events by about one batch.
+        Each store's own events still post in log order; what one store's event needs from
+        another's (a return's original sale) parks until that posts, as always. The cost, a seek
+        per waiting store, is paid only when there is a backlog."""
+        last = fresh[-1].offset
+        waiting = [(p, store, head) for p, store, head in uow.events.pending_heads(partition, FAIR_STORES)
+                   if head > last]
+        if not waiting:
+            return []
+        turn = next((i for i, (p, store, _) in enumerate(waiting) if (p, store) > self._fair_turn), 0)
+        waiting = (waiting[turn:] + waiting[:turn])[:len(fresh)]
+        self._fair_turn = waiting[-1][:2]
+        share = max(1, len(fresh) // len(waiting))
+        if share == 1:
+            return uow.events.by_offsets([head for _, _, head in waiting])
+        return [event for p, store, _ in waiting for event in uow.events.pending_of_store(p, store, share)]
 
     def _batch(self, uow: UnitOfWork, partition: int | None, state: BatchState, limit: int) -> PostingReport:
         report = PostingReport()
@@ -438,7 +463,7 @@ class PostingEngine:
         uow.exceptions.add_many(state.writes.findings)
 
     def _parse(self, stored: StoredEvent) -> Event:
-        event = self._cache.take(stored.event_id, stored.body_hash) if self._cache is not None else None
+        event = self._cache.take(stored.body_hash) if self._cache is not None else None
         if event is None:
             event = decode_stored_event(stored.body)
         return event
@@ -455,7 +480,7 @@ class PostingEngine:
             return
         if stored.status == "exception":
             self._unpark(uow, stored, now)
-        for receipt_key in state.apply(stored.event_id, stored.offset, outcome):
+        for receipt_key in state.apply(stored.store_id, stored.event_id, stored.offset, outcome):
             if receipt_key in state.waiting_keys and uow.parking.release(receipt_key):
                 report.more = True
         day = outcome.business_day.isoformat() if outcome.business_day else None
@@ -471,7 +496,7 @@ class PostingEngine:
         report.findings += len(outcome.findings)
 
     def _park(self, uow: UnitOfWork, stored: StoredEvent, parked: Parked, now: str) -> None:
-        open_records = uow.exceptions.open_for_event(stored.event_id)
+        open_records = uow.exceptions.open_for_event(stored.store_id, stored.event_id)
         existing = [e for e in open_records if e.type == parked.type and e.detail.get("parked")]
         for superseded in open_records:
             if superseded.detail.get("parked") and superseded.type != parked.type:
@@ -486,6 +511,6 @@ class PostingEngine:
 
     def _unpark(self, uow: UnitOfWork, stored: StoredEvent, now: str) -> None:
         exception_id = uow.parking.unpark(stored.offset)
-        for record in uow.exceptions.open_for_event(stored.event_id):
+        for record in uow.exceptions.open_for_event(stored.store_id, stored.event_id):
             if record.id == exception_id or record.detail.get("parked"):
                 uow.exceptions.resolve(record.id, now, "system", "posted after retry")

@@ -96,8 +96,8 @@ def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: 
         record = uow.exceptions.get(exception_id)
         if record is None:
             raise LookupError(f"exception {exception_id} not found")
-        if retry and record.event_id and record.detail.get("parked"):
-            stored = uow.events.get(record.event_id)
+        if retry and record.event_id and record.store_id and record.detail.get("parked"):
+            stored = uow.events.get(record.store_id, record.event_id)
             if stored is not None:
                 uow.parking.park(stored.offset, stored.store_id, f"retry:{exception_id}", exception_id)
                 uow.parking.release(f"retry:{exception_id}")
@@ -112,24 +112,26 @@ def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: 
     return exception_json(uow_factory.run(work, operation="resolve exception"))
 
 
-def event_status(uow: UnitOfWork, event_id: str) -> dict[str, Any] | None:
-    stored = uow.events.get(event_id)
+def event_status(uow: UnitOfWork, store_id: str, event_id: str) -> dict[str, Any] | None:
+    """The event ``(store_id, event_id)``: its status and what it posted; or its last rejection;
+    or None when the store never sent that id."""
+    stored = uow.events.get(store_id, event_id)
     if stored is None:
-        rejection = uow.events.last_rejection(event_id)
+        rejection = uow.events.last_rejection(store_id, event_id)
         if rejection is None:
             return None
-        return {"event_id": event_id, "status": "rejected",
+        return {"event_id": event_id, "store_id": store_id, "status": "rejected",
                 "problem": {"type": rejection.problem_type, "field": rejection.field,
                             "detail": rejection.detail}, "received_at": rejection.received_at}
     lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None,
-                                    event_id=event_id, after=(0, 0), limit=10_000)
+                                    event_offset=stored.offset, after=(0, 0), limit=10_000)
     return {
         "event_id": event_id, "type": stored.type, "store_id": stored.store_id,
         "status": stored.status, "offset": stored.offset, "accepted_at": stored.accepted_at,
         "journal_entries": sorted({line.entry_id for line in lines}),
         "journal_lines": [msgspec.structs.asdict(line) for line in lines],
         "stock_moves": [msgspec.structs.asdict(move) | {"business_day": move.business_day.isoformat()}
-                        for move in uow.queries.moves_for_event(event_id)],
-        "documents": [doc.number for doc in uow.queries.documents_for_event(event_id)],
-        "exceptions": [exception_json(e) for e in uow.exceptions.list(event_id=event_id)],
+                        for move in uow.queries.moves_for_event(stored.offset)],
+        "documents": [doc.number for doc in uow.queries.documents_for_event(stored.offset)],
+        "exceptions": [exception_json(e) for e in uow.exceptions.list(event_id=event_id, store_id=store_id)],
     }

@@ -55,6 +55,9 @@ def reserve(uow_factory: UnitOfWorkFactory, order_id: str, sku: str, location_id
     return Reservation(order_id, sku, location_id, qty, atp - qty)
 
 
-def release(uow_factory: UnitOfWorkFactory, order_id: str, sku: str | None = None) -> int:
-    return uow_factory.run(lambda uow: uow.reservations.release(order_id, sku), operation="release reservation",
-                           idempotent=True)
+def release(uow_factory: UnitOfWorkFactory, order_id: str, sku: str | None = None,
+            locations: list[str] | None = None) -> int:
+    """Release the order's active reservations (of ``sku``; at ``locations`` only, when given:
+    an order id is a store's own, so a store's token releases only its store's)."""
+    return uow_factory.run(lambda uow: uow.reservations.release(order_id, sku, locations),
+                           operation="release reservation", idempotent=True)

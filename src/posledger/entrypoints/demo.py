@@ -99,7 +99,8 @@ def run_demo(application: App, console: Console, sales_per_register: int, *, por
                   "stores and a warehouse, sent over HTTP as the stores would")
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"},
                       timeout=60) as client:
-        rerun = client.get(f"/v1/events/{scenario.events[0]['event_id']}").status_code == 200
+        first = scenario.events[0]
+        rerun = client.get(f"/v1/events/{first['event_id']}", params={"store_id": first["store_id"]}).status_code == 200
         if rerun:
             console.print("[yellow]This database already holds the demo's events: every event comes back "
                           "'duplicate' and nothing is posted twice. Use --db with a new file for a fresh day.")

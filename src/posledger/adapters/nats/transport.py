@@ -121,7 +121,7 @@ class NatsRelay:
             if not pending:
                 return
             acks = [js.publish(subject(partition), json.dumps({"event_id": event_id, "offset": offset}).encode(),
-                               headers={"Nats-Msg-Id": event_id}, timeout=5)
+                               headers={"Nats-Msg-Id": f"{offset}:{event_id}"}, timeout=5)
                     for event_id, offset, partition in pending]
             await asyncio.gather(*acks)
             await asyncio.to_thread(self._mark, [offset for _, offset, _ in pending])

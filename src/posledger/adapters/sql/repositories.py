@@ -14,6 +14,7 @@ from posledger.app.ports import (
     AuditEntry,
     CheckPoint,
     EntryLineRow,
+    EventKey,
     ExceptionRecord,
     IssuedDocument,
     LedgerRows,
@@ -63,18 +64,32 @@ class SqlEventLog:
         self.db = db
         self._transport_backlog = transport_backlog
 
-    def get(self, event_id: str) -> StoredEvent | None:
-        row = self.db.fetchone(f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id = ?", (event_id,))
+    def get(self, store_id: str, event_id: str) -> StoredEvent | None:
+        row = self.db.fetchone(f"SELECT {_EVENT_COLUMNS} FROM events WHERE store_id = ? AND event_id = ?",
+                               (store_id, event_id))
         return _event(row) if row else None
 
-    def find_many(self, event_ids: list[str]) -> dict[str, tuple[str, int]]:
-        found: dict[str, tuple[str, int]] = {}
-        for start in range(0, len(event_ids), 500):
-            chunk = event_ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for event_id, body_hash, offset in self.db.fetchall(
-                    f'SELECT event_id, body_hash, "offset" FROM events WHERE event_id IN ({marks})', chunk):
-                found[event_id] = (body_hash, int(offset))
+    def stores_with(self, event_id: str) -> list[str]:
+        rows = self.db.fetchall("SELECT store_id FROM events WHERE event_id = ? UNION "
+                                "SELECT store_id FROM rejections WHERE event_id = ? AND store_id IS NOT NULL "
+                                "ORDER BY 1", (event_id, event_id))
+        return [r[0] for r in rows]
+
+    def find_many(self, keys: list[EventKey]) -> dict[EventKey, tuple[str, int]]:
+        # Grouped by store (a batch is mostly one store's): each query ranges on the
+        # (store_id, event_id) key with a plain IN list.
+        by_store: dict[str, list[str]] = {}
+        for store_id, event_id in keys:
+            by_store.setdefault(store_id, []).append(event_id)
+        found: dict[EventKey, tuple[str, int]] = {}
+        for store_id, event_ids in by_store.items():
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for event_id, body_hash, offset in self.db.fetchall(
+                        f'SELECT event_id, body_hash, "offset" FROM events WHERE store_id = ? '
+                        f'AND event_id IN ({marks})', (store_id, *chunk)):
+                    found[(store_id, event_id)] = (body_hash, int(offset))
         return found
 
     def append_many(self, events: list[NewEvent]) -> list[int]:
@@ -99,8 +114,42 @@ class SqlEventLog:
     def after(self, offset: int, limit: int) -> list[StoredEvent]:
         if limit <= 0:
             return []
+        # Still accepted only: fair posting may have posted a few later events of other stores.
         rows = self.db.fetchall(f'SELECT {_EVENT_COLUMNS} FROM events WHERE "offset" > ? '
-                                'ORDER BY "offset" LIMIT ?', (offset, limit))
+                                "AND status = 'accepted' ORDER BY \"offset\" LIMIT ?", (offset, limit))
+        return [_event(r) for r in rows]
+
+    def pending_heads(self, partition: int | None, limit: int) -> list[tuple[int, str, int]]:
+        """(partition, store, offset) of each store's first event still to post, up to ``limit``
+        stores: a loose index scan, one seek per store along ``events_pending_store`` however
+        long any store's backlog is."""
+        pending = "status = 'accepted'"
+        order = 'ORDER BY partition_no, store_id, "offset" LIMIT 1'
+        if partition is None:
+            first = f"SELECT \"offset\" FROM events WHERE {pending} {order}"
+            # The next store in this partition, else the first of a later one: two seeks. (A row
+            # value "(partition_no, store_id) > (...)" ranges on partition_no alone in SQLite,
+            # and so walks a flooding store's whole backlog.)
+            step = (f"COALESCE((SELECT \"offset\" FROM events WHERE {pending} AND partition_no = h.partition_no "
+                    f"AND store_id > h.store_id {order}), (SELECT \"offset\" FROM events WHERE {pending} "
+                    f"AND partition_no > h.partition_no {order}))")
+            params: tuple[Any, ...] = (limit,)
+        else:
+            first = f"SELECT \"offset\" FROM events WHERE {pending} AND partition_no = ? {order}"
+            step = (f"(SELECT \"offset\" FROM events WHERE {pending} AND partition_no = h.partition_no "
+                    f"AND store_id > h.store_id {order})")
+            params = (partition, limit)
+        rows = self.db.fetchall(
+            "WITH RECURSIVE heads (partition_no, store_id, head, n) AS ("
+            f'SELECT partition_no, store_id, "offset", 1 FROM events WHERE "offset" = ({first}) '
+            f'UNION ALL SELECT e.partition_no, e.store_id, e."offset", h.n + 1 FROM heads h '
+            f'JOIN events e ON e."offset" = {step} WHERE h.n < ?'
+            ") SELECT partition_no, store_id, head FROM heads", params)
+        return [(int(r[0]), r[1], int(r[2])) for r in rows]
+
+    def pending_of_store(self, partition: int, store_id: str, limit: int) -> list[StoredEvent]:
+        rows = self.db.fetchall(f"SELECT {_EVENT_COLUMNS} FROM events WHERE partition_no = ? AND store_id = ? "
+                                "AND status = 'accepted' ORDER BY \"offset\" LIMIT ?", (partition, store_id, limit))
         return [_event(r) for r in rows]
 
     def pending_in_partition(self, partition: int, limit: int) -> list[StoredEvent]:
@@ -129,13 +178,15 @@ class SqlEventLog:
 
     def reject(self, rejection: Rejection) -> None:
         self.db.execute("INSERT INTO rejections (event_id, received_at, problem_type, field, detail,"
-                        " source) VALUES (?, ?, ?, ?, ?, ?)",
+                        " source, store_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (rejection.event_id, rejection.received_at, rejection.problem_type,
-                         rejection.field, rejection.detail, rejection.source))
+                         rejection.field, rejection.detail, rejection.source, rejection.store_id))
 
-    def last_rejection(self, event_id: str) -> Rejection | None:
-        row = self.db.fetchone("SELECT event_id, received_at, problem_type, field, detail, source "
-                               "FROM rejections WHERE event_id = ? ORDER BY id DESC LIMIT 1", (event_id,))
+    def last_rejection(self, store_id: str | None, event_id: str) -> Rejection | None:
+        where = "store_id = ?" if store_id is not None else "store_id IS NULL"
+        row = self.db.fetchone("SELECT event_id, received_at, problem_type, field, detail, source, store_id "
+                               f"FROM rejections WHERE event_id = ? AND {where} ORDER BY id DESC LIMIT 1",
+                               (event_id, store_id) if store_id is not None else (event_id,))
         return Rejection(*row) if row else None
 
     def high_seqs(self, register_ids: list[str]) -> dict[str, int]:
@@ -248,9 +299,10 @@ def _json(value: Any) -> str:
 
 _MOVE_COLUMNS = "sku, location_id, store_id, qty, value, kind, business_day"
 # Entries, moves and documents name their event by its log offset (integers in acceptance
-# order append at the end of their indexes); a read by event id looks the offset up first.
-_OFFSET_OF_EVENT = '(SELECT "offset" FROM events WHERE event_id = ?)'
-_MOVES_OF_EVENT = f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset = {_OFFSET_OF_EVENT} ORDER BY move_no"
+# order append at the end of their indexes); a read by event id looks the offset up first, by
+# the event's identity: its store and its id.
+_OFFSET_OF_EVENT = '(SELECT "offset" FROM events WHERE store_id = ? AND event_id = ?)'
+_MOVES_AT_OFFSET = f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset = ? ORDER BY move_no"
 
 _ADD_TO_ACCOUNT_BALANCE = (
     "account_balances", ("store_id", "account", "debit", "credit"),
@@ -320,9 +372,10 @@ class SqlLedger:
         journal = tuple(JournalLine(str(r[0]), int(r[1]), int(r[2])) for r in self.db.fetchall(
             "SELECT l.account, l.debit, l.credit FROM journal_entries e JOIN journal_lines l "
             f"ON l.entry_id = e.entry_id WHERE e.event_offset = {_OFFSET_OF_EVENT} ORDER BY e.entry_no, l.line_no",
-            (event_id,)))
+            (store_id, event_id)))
         moves = tuple(_move(r) for r in self.db.fetchall(
-            _MOVES_OF_EVENT, (event_id,)))
+            f"SELECT {_MOVE_COLUMNS} FROM stock_moves WHERE event_offset = {_OFFSET_OF_EVENT} ORDER BY move_no",
+            (store_id, event_id)))
         lines = tuple(SoldLine(*line) for line in json.loads(row[7]))
         return SaleRecord(store_id, receipt_no, event_id, date.fromisoformat(row[1]), row[2], row[3],
                           int(row[4]), int(row[5]), int(row[6]), lines, journal, moves, bool(row[8]))
@@ -568,9 +621,9 @@ class SqlExceptions:
         self._count_open(row[0], row[1], -1)
         return True
 
-    def open_for_event(self, event_id: str) -> list[ExceptionRecord]:
+    def open_for_event(self, store_id: str, event_id: str) -> list[ExceptionRecord]:
         rows = self.db.fetchall(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE event_id = ? "
-                                "AND status = 'open' ORDER BY id", (event_id,))
+                                "AND store_id = ? AND status = 'open' ORDER BY id", (event_id, store_id))
         return [_exception(r) for r in rows]
 
     def list(self, *, status: str | None = None, type: str | None = None,
@@ -647,12 +700,18 @@ class SqlReservations:
             "qty = excluded.qty, status = 'active' WHERE reservations.status <> 'consumed'",
             (order_id, sku, location_id, qty, at)) > 0
 
-    def release(self, order_id: str, sku: str | None = None) -> int:
-        if sku is None:
-            return self.db.execute("UPDATE reservations SET status = 'released' WHERE order_id = ? "
-                                   "AND status = 'active'", (order_id,))
-        return self.db.execute("UPDATE reservations SET status = 'released' WHERE order_id = ? AND sku = ? "
-                               "AND status = 'active'", (order_id, sku))
+    def release(self, order_id: str, sku: str | None = None, locations: list[str] | None = None) -> int:
+        clauses, params = ["order_id = ?", "status = 'active'"], [order_id]
+        if sku is not None:
+            clauses.append("sku = ?")
+            params.append(sku)
+        if locations is not None:
+            if not locations:
+                return 0
+            clauses.append(f"location_id IN ({','.join('?' * len(locations))})")
+            params.extend(locations)
+        return self.db.execute(f"UPDATE reservations SET status = 'released' WHERE {' AND '.join(clauses)}",
+                               params)
 
     def locations_of(self, order_id: str) -> list[str]:
         return [row[0] for row in self.db.fetchall(
@@ -739,7 +798,7 @@ class SqlQueries:
         return [TrialBalanceRow(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def entry_lines(self, *, account: str | None, store_id: str | None, business_day: date | None,
-                    event_id: str | None, after: tuple[int, int], limit: int) -> list[EntryLineRow]:
+                    event_offset: int | None, after: tuple[int, int], limit: int) -> list[EntryLineRow]:
         """Journal lines in posting order; ``after`` is the (entry_id, line_no) cursor of the
         last line already seen, (0, 0) for the first page. The cursor condition is written so
         the planner ranges on entry_id (``>= ? AND (> ? OR line_no > ?)``) instead of scanning
@@ -748,11 +807,11 @@ class SqlQueries:
         params: list[Any] = [after[0], after[0], after[1]]
         for clause, value in (("l.account = ?", account), ("e.store_id = ?", store_id),
                               ("e.business_day = ?", business_day.isoformat() if business_day else None),
-                              (f"e.event_offset = {_OFFSET_OF_EVENT}", event_id)):
+                              ("e.event_offset = ?", event_offset)):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        if account is not None and store_id is None and event_id is None:
+        if account is not None and store_id is None and event_offset is None:
             # Account-only drill-down: walk the account's lines in posting order (its index),
             # joining each to its entry.
             source = "journal_lines l JOIN journal_entries e ON e.entry_id = l.entry_id"
@@ -783,9 +842,9 @@ class SqlQueries:
             f"{where} ORDER BY p.sku, p.location_id", params)
         return [StockRow(r[0], r[1], r[2], _position(r[3:7]), int(r[7])) for r in rows]
 
-    def documents_for_event(self, event_id: str) -> list[IssuedDocument]:
-        rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents WHERE event_offset = {_OFFSET_OF_EVENT} "
-                                "ORDER BY series, sequence", (event_id,))
+    def documents_for_event(self, event_offset: int) -> list[IssuedDocument]:
+        rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents WHERE event_offset = ? "
+                                "ORDER BY series, sequence", (event_offset,))
         return [_document(r) for r in rows]
 
     def document(self, number: str) -> IssuedDocument | None:
@@ -795,9 +854,8 @@ class SqlQueries:
         row = self.db.fetchone(f"SELECT {_DOC_COLUMNS} FROM documents WHERE series = ? AND sequence = ?", key)
         return _document(row) if row else None
 
-    def moves_for_event(self, event_id: str) -> list[StockMove]:
-        return [_move(r) for r in self.db.fetchall(
-            _MOVES_OF_EVENT, (event_id,))]
+    def moves_for_event(self, event_offset: int) -> list[StockMove]:
+        return [_move(r) for r in self.db.fetchall(_MOVES_AT_OFFSET, (event_offset,))]
 
     def stock_value_by_store(self) -> dict[str, int]:
         rows = self.db.fetchall("SELECT store_id, SUM(value) FROM stock_positions GROUP BY store_id")

@@ -42,7 +42,7 @@ from posledger.app.access import (
 from posledger.app.boundaries import StoreScope
 from posledger.app.ingest import IngestResult, Undecodable, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
-from posledger.app.ports import AuditEntry, TokenRecord
+from posledger.app.ports import AuditEntry, EntryLineRow, TokenRecord, UnitOfWork
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     event_status,
@@ -58,7 +58,7 @@ from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.fields import parse_day, plain_text
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
-from posledger.entrypoints.http.auth import TokenUse, client_of, principal_of
+from posledger.entrypoints.http.auth import RateGate, TokenUse, client_of, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.limits import FailedAuthentications, TokenBuckets
 from posledger.entrypoints.http.metrics import Metrics
@@ -203,6 +203,9 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
             time.perf_counter() - started)
         return response
 
+    # Added last, so it runs first (before the timing middleware's task and streams): a refused
+    # flood costs as little as it can.
+    api.add_middleware(RateGate, state=api.state)
     _with_event_schemas(api)
     _install_error_handlers(api)
     _events_routes(api, ingester, metrics, worker)
@@ -437,17 +440,40 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
                              "rejected": counts["rejected"], "conflict": counts["conflict"]}, status_code=202)
 
     @api.get("/v1/events/{event_id}", summary="An event's status and what it posted")
-    def get_event(event_id: str, principal: Auth) -> dict[str, Any]:
-        status = application.uow.run(lambda uow: event_status(uow, event_id), read_only=True, operation="read")
+    def get_event(event_id: str, principal: Auth, store_id: str | None = None) -> dict[str, Any]:
+        def work(uow: UnitOfWork) -> dict[str, Any] | None:
+            store = _event_store(uow, principal, event_id, store_id)
+            return None if store is None else event_status(uow, store, event_id)
+
+        status = application.uow.run(work, read_only=True, operation="read")
         if status is None:
-            raise ProblemError(404, "not_found", "No such event", f"no event {event_id} was received", "event_id")
-        principal.require_read(status.get("store_id") or principal.store_id)
+            raise ProblemError(404, "not_found", "No such event", f"no event {event_id} was received"
+                               + (f" from store {store_id}" if store_id else ""), "event_id")
+        store = status["store_id"]
         status["links"] = {
-            "self": f"/v1/events/{event_id}",
-            "journal_entries": f"/v1/ledger/entries?event_id={event_id}",
+            "self": f"/v1/events/{event_id}?store_id={store}",
+            "journal_entries": f"/v1/ledger/entries?event_id={event_id}&store_id={store}",
             "invoices": [f"/v1/invoices/{number}" for number in status.get("documents", [])],
         }
         return status
+
+
+def _event_store(uow: UnitOfWork, principal: Principal, event_id: str, store_id: str | None) -> str | None:
+    """Which store's ``event_id`` a request means (an event's identity is its store and its id):
+    the one named by ``store_id``, else the token's own store, else (finance and admin) the one
+    store that has the id; None when none has it. Two or more is 409 ``ambiguous_event_id``."""
+    if store_id is not None:
+        principal.require_read(store_id)
+        return store_id
+    if principal.store_id is not None:
+        return principal.store_id
+    principal.require_read(None)
+    stores = uow.events.stores_with(event_id)
+    if len(stores) > 1:
+        raise ProblemError(409, "ambiguous_event_id", "Event id used by more than one store",
+                           f"stores {', '.join(stores)} each have an event {event_id}: add ?store_id=",
+                           "store_id", stores=stores)
+    return stores[0] if stores else None
 
 
 _MASTER_ROUTES = (("stores", "/v1/stores/{key}"), ("registers", "/v1/registers/{key}"),
@@ -551,9 +577,19 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         principal.require_read(store_id)
         after = _cursor(cursor)
         day = _day(business_day, "business_day")
-        lines = application.uow.run(lambda uow: uow.queries.entry_lines(
-            account=account, store_id=store_id, business_day=day, event_id=event_id, after=after, limit=limit),
-            read_only=True, operation="entries")
+
+        def work(uow: UnitOfWork) -> list[EntryLineRow]:
+            event_offset = None
+            if event_id is not None:  # the event of that id in the store asked for (or the one store that has it)
+                store = _event_store(uow, principal, event_id, store_id)
+                stored = uow.events.get(store, event_id) if store is not None else None
+                if stored is None:
+                    return []
+                event_offset = stored.offset
+            return uow.queries.entry_lines(account=account, store_id=store_id, business_day=day,
+                                           event_offset=event_offset, after=after, limit=limit)
+
+        lines = application.uow.run(work, read_only=True, operation="entries")
         rows = [{"entry_id": ln.entry_id, "line_no": ln.line_no, "event_id": ln.event_id,
                  "account": ln.account, "debit": ln.debit, "credit": ln.credit, "store_id": ln.store_id,
                  "business_day": ln.business_day, "register_id": ln.register_id, "memo": ln.memo}
@@ -594,7 +630,6 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
             plain_text(value, name, 64)  # before anything reads with it
         principal.require("device", "manager", "finance", "admin")
         scope.refuse_foreign_location(principal, location_id, "location_id")
-        scope.refuse_foreign_order(principal, _order_locations(application, order_id), "order_id")
         try:
             made = reserve(application.uow, order_id, sku, location_id, qty, clock=application.clock)
         except NotAvailable as error:
@@ -606,8 +641,10 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     @api.delete("/v1/reservations/{order_id}", summary="Release an order's reservations")
     def delete_reservation(order_id: str, principal: Auth, sku: str | None = None) -> dict[str, Any]:
         principal.require("device", "manager", "finance", "admin")
-        scope.refuse_foreign_order(principal, _order_locations(application, order_id), "order_id")
-        return {"order_id": order_id, "released": release(application.uow, order_id, sku)}
+        located = _order_locations(application, order_id)
+        scope.refuse_foreign_order(principal, located, "order_id")
+        return {"order_id": order_id,
+                "released": release(application.uow, order_id, sku, scope.own_locations(principal, located))}
 
     invoice_responses: dict[int | str, dict[str, Any]] = {200: {"description": "The document", "content": {
         "application/json": {"schema": {"type": "object"}},

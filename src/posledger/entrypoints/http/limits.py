@@ -30,6 +30,17 @@ class TokenBuckets:
         self._buckets: dict[str, tuple[float, float]] = {}  # key: (tokens left, when)
         self._lock = threading.Lock()
 
+    def waiting(self, key: str) -> float:
+        """The seconds until ``key`` may send again, without taking (0: it may now, or it has
+        never been seen): what the gate answers with before any other work is done."""
+        if self.rate <= 0:
+            return 0.0
+        found = self._buckets.get(key)
+        if found is None:
+            return 0.0
+        left = min(float(self.burst), found[0] + (self._monotonic() - found[1]) * self.rate)
+        return 0.0 if left >= 1 else (1 - left) / self.rate
+
     def take(self, key: str) -> float:
         """0 when the request may go; otherwise the seconds until it may."""
         if self.rate <= 0:
