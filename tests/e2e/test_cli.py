@@ -52,6 +52,9 @@ def test_master_data_load_then_import_reports_bad_lines_and_keeps_good_ones(
     lines = [sale_line(1), "{not json", sale_line(2, seq=0), sale_line(3), ""]
     lines.append(json.dumps({**json.loads(sale_line(4)), "payload": {**json.loads(sale_line(4))["payload"],
                                                                      "customer_id": "4111111111111111"}}))
+    # Three mistakes on one line: each is named, in the line's turn.
+    lines.append(json.dumps({**json.loads(sale_line(5, seq=0)), "occured_at": "x",
+                             "payload": {**json.loads(sale_line(5))["payload"], "currency": 7}}))
     batch = tmp_path / "day.jsonl"
     batch.write_text("\n".join(lines) + "\n")
     result = run(db_path, "import", str(batch), "--quiet", check=False)
@@ -59,6 +62,11 @@ def test_master_data_load_then_import_reports_bad_lines_and_keeps_good_ones(
     assert "line 2: rejected (invalid_json)" in result.stderr
     assert "line 3: rejected (invalid_event) seq:" in result.stderr
     assert "line 6: rejected (pan_detected)" in result.stderr
+    line_7 = [text for text in result.stderr.splitlines() if text.startswith("line 7:")]
+    assert len(line_7) == 3, result.stderr
+    assert any("(unknown_field) occured_at:" in text and 'did you mean "occurred_at"' in text for text in line_7)
+    assert any("payload.currency:" in text for text in line_7) and any(" seq:" in text for text in line_7)
+    assert result.stderr.index("line 6:") < result.stderr.index("line 7:")
     assert "4111111111111111" not in result.stderr + result.stdout
     assert "2 accepted" in result.stdout and "posted 2" in result.stdout
     again = run(db_path, "import", str(batch), "--quiet", check=False)

@@ -20,7 +20,7 @@ import msgspec
 from posledger.app.clock import Clock
 from posledger.app.collector import collector_paused
 from posledger.app.event_cache import EventCache
-from posledger.app.ingest import Checked, IngestResult, append, check, ingest_checked
+from posledger.app.ingest import Checked, FieldError, IngestResult, append, check, ingest_checked
 from posledger.app.partitions import DEFAULT_PARTITIONS
 from posledger.app.pipeline import (
     ChunkAck,
@@ -49,6 +49,11 @@ class LineProblem(msgspec.Struct, frozen=True):
     type: str
     field: str | None
     detail: str
+    errors: tuple[FieldError, ...] = ()  # every field error of the line, when it has several
+
+    def each(self) -> list[FieldError]:
+        """Every error of the line: ``errors``, or the one."""
+        return list(self.errors) or [FieldError(self.field or "(body)", self.type, self.detail)]
 
 
 @dataclass(slots=True)
@@ -322,7 +327,7 @@ def _count(report: ImportReport, line_nos: list[int], results: list[IngestResult
             problem = result.problem
             assert problem is not None
             report.problems.append(LineProblem(line_no, result.event_id, result.status, problem.type,
-                                               problem.field, problem.detail))
+                                               problem.field, problem.detail, problem.errors))
 
 
 def ingest_and_post(uow_factory: UnitOfWorkFactory, engine: PostingEngine, documents: list[Any], *,

@@ -35,19 +35,28 @@ from posledger.app.ports import (
 from posledger.domain.codec import parse_event
 from posledger.domain.errors import InvalidInput, PanDetected
 from posledger.domain.events import Event
+from posledger.domain.every_error import every_error
 from posledger.domain.pan import has_long_digit_run
 
-__all__ = ["Problem", "IngestResult", "ingest", "ingest_checked", "check", "append", "Checked", "Appended", "canonical_json",
+__all__ = ["FieldError", "Problem", "IngestResult", "ingest", "ingest_checked", "check", "append", "Checked", "Appended", "canonical_json",
            "SequenceTracker", "Undecodable"]
 
 
+class FieldError(msgspec.Struct, frozen=True, gc=False):
+    field: str
+    code: str
+    detail: str
+
+
 class Problem(msgspec.Struct, frozen=True, gc=False):
-    """An RFC 9457-shaped problem: a stable ``type``, the ``field`` at fault, a ``detail``."""
+    """An RFC 9457-shaped problem: a stable ``type``, the ``field`` at fault, a ``detail``, and
+    ``errors``, every field error at once when there are several (the first is ``field``)."""
 
     type: str
     title: str
     field: str | None
     detail: str
+    errors: tuple[FieldError, ...] = ()
 
 
 class IngestResult(msgspec.Struct, frozen=True, gc=False):
@@ -258,8 +267,11 @@ def _validate(document: Any) -> tuple[Event, str, str] | IngestResult:
         return IngestResult(kept_id, "rejected", problem=Problem(
             error.type, "Card data is not accepted", error.field, error.detail))
     except InvalidInput as error:
+        # The decoder stopped at the first error; a second pass lists them all (refused events only).
+        found = every_error(document, error)
         return IngestResult(_safe_event_id(document), "rejected", problem=Problem(
-            error.type, "Invalid event", error.field, error.detail))
+            error.type, "Invalid event", error.field, error.detail,
+            tuple(FieldError(e.field, e.type, e.detail) for e in found) if len(found) > 1 else ()))
     return event, body, hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -3,6 +3,7 @@ posting engine, and the catalog feed for POS sync."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from posledger.app.clock import Clock
 from posledger.app.ingest import canonical_json
 from posledger.app.ports import UnitOfWork, UnitOfWorkFactory
 from posledger.domain import fields as f
-from posledger.domain.errors import ImmutableField, InvalidInput
+from posledger.domain.errors import ImmutableField, InvalidInput, UnknownField, raise_all
 from posledger.domain.master import MASTER_KINDS, MasterData, Store, entry_key, parse_entry
 from posledger.domain.pan import refuse_card_data, refuse_card_text
 
@@ -37,16 +38,27 @@ IMMUTABLE_STORE_FIELDS = ("currency", "prices_include_tax", "timezone", "day_cut
 
 
 def _validate_document(document: Any) -> list[Entry]:
+    """Every entry, or every error of every entry at once (CONTRACT section 7)."""
     root = f.obj(document, "(body)")
     entries = []
+    errors: list[InvalidInput] = []
     for kind, raw_list in root.items():
         if kind not in MASTER_KINDS:
-            raise InvalidInput(kind, f"unknown master-data kind; expected {', '.join(MASTER_KINDS)}")
+            close = difflib.get_close_matches(kind, list(MASTER_KINDS), n=1, cutoff=0.7)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            errors.append(UnknownField(kind, f"unknown master-data kind; expected one of "
+                                             f"{', '.join(MASTER_KINDS)}{hint}"))
+            continue
         if not isinstance(raw_list, list):
-            raise InvalidInput(kind, "must be an array")
+            errors.append(InvalidInput(kind, "must be an array"))
+            continue
         for index, raw in enumerate(raw_list):
             path = f"{kind}[{index}]"
-            entries.append((kind, parse_entry(kind, raw, path), raw, path))
+            try:
+                entries.append((kind, parse_entry(kind, raw, path), raw, path))
+            except InvalidInput as error:
+                errors.extend(error.errors)
+    raise_all(errors)
     return entries
 
 
@@ -97,7 +109,7 @@ def _upsert(uow: UnitOfWork, kind: str, entry: Any, raw: Any, path: str, now: st
         report.unchanged += 1
         return
     if kind == "stores" and before is not None:
-        _refuse_relabelling(uow, parse_entry(kind, json.loads(before), kind), entry, path)
+        _refuse_relabelling(uow, parse_entry(kind, json.loads(before), kind, stored=True), entry, path)
     uow.master.upsert(kind, key, body, now)
     uow.audit.add(now, actor, "master_data.upsert", f"{kind}/{key}", before, body)
     report.changed[kind] = report.changed.get(kind, 0) + 1
@@ -120,7 +132,7 @@ def snapshot(uow: UnitOfWork, kinds: tuple[str, ...] | None = None) -> MasterDat
     """Build the immutable snapshot the posting rules read from (only ``kinds`` if given)."""
     tables: dict[str, dict[Any, Any]] = {kind: {} for kind in MASTER_KINDS}
     for kind, _key, body in uow.master.snapshot_rows(kinds):
-        entry = parse_entry(kind, json.loads(body), kind)
+        entry = parse_entry(kind, json.loads(body), kind, stored=True)
         key = (entry.tax_region, entry.tax_code) if kind == "tax_rules" else entry_key(kind, entry)
         tables[kind][key] = entry
     return MasterData(version=uow.master.version(), **tables)

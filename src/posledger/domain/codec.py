@@ -25,10 +25,10 @@ import msgspec
 
 from posledger.domain import events as domain
 from posledger.domain.currencies import ISO_4217
-from posledger.domain.errors import InvalidInput
+from posledger.domain.errors import InvalidInput, UnknownField
 from posledger.domain.pan import refuse_card_data
 
-__all__ = ["decode_event", "decode_stored_event", "convert_event", "parse_event", "event_json_schema", "UnknownField", "WireEvent",
+__all__ = ["join_path", "unknown_field", "decode_event", "decode_stored_event", "convert_event", "parse_event", "event_json_schema", "UnknownField", "WireEvent",
            "EXT_MAX_BYTES"]
 
 EXT_MAX_BYTES = 4096
@@ -396,11 +396,6 @@ _FAST_DECODER = msgspec.json.Decoder(_without_text_patterns(WireEvent, {}))
 
 # ------------------------------------------------------------------------------------ errors
 
-class UnknownField(InvalidInput):
-    """A field the contract does not define (CONTRACT section 2: fields are closed)."""
-
-    type = "unknown_field"
-
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
@@ -427,8 +422,23 @@ def _field(path: str) -> str:
     return path[1:] if path.startswith(".") else path
 
 
-def _join(path: str, name: str) -> str:
+def join_path(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+_join = join_path
+
+
+def unknown_field(path: str, name: str) -> UnknownField:
+    """``name`` at ``path`` is not a field of the contract: the error, with a did-you-mean."""
+    close = difflib.get_close_matches(name, [known for known in _KNOWN_NAMES if known != name], n=1, cutoff=0.75)
+    hint = f'; did you mean "{close[0]}"?' if close else "; extra data belongs in an `ext` object"
+    if name in _KNOWN_NAMES:
+        hint = " here (it belongs to other event types or levels)"
+    field = join_path(path, name)
+    if _LONG_DIGITS.search(field):  # a name made of a long digit run is never echoed
+        field = _LONG_DIGITS.sub("…", field)
+    return UnknownField(field, f"is not a field of the contract{hint}")
 
 
 _LONG_DIGITS = re.compile(r"\d{13,}")
@@ -451,13 +461,7 @@ def _describe(error: msgspec.ValidationError) -> InvalidInput:
     if missing := _MISSING.match(message):
         return InvalidInput(_join(path, missing["name"]), "is required")
     if unknown := _UNKNOWN.match(message):
-        name = unknown["name"]
-        close = difflib.get_close_matches(name, [known for known in _KNOWN_NAMES if known != name], n=1,
-                                          cutoff=0.75)
-        hint = f'; did you mean "{close[0]}"?' if close else "; extra data belongs in an `ext` object"
-        if name in _KNOWN_NAMES:
-            hint = " here (it belongs to other event types or levels)"
-        return UnknownField(_join(path, name), f"is not a field of the contract{hint}")
+        return unknown_field(path, unknown["name"])
     if path == "type" and _TAG.match(message):
         return InvalidInput("type", "unknown event type; expected one of " + ", ".join(domain.EVENT_TYPES))
     if _QUOTED_VALUE.match(message):

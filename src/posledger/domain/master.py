@@ -6,22 +6,26 @@ Each ``parse_*`` validates one entry of the bulk document and names the field on
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from posledger.domain import fields as f
-from posledger.domain.errors import InvalidInput
+from posledger.domain.errors import InvalidInput, UnknownField, grouped, raise_all
 from posledger.domain.money import Rate, parse_rate
+from posledger.domain.pan import redact_long_digit_runs
 
 __all__ = [
     "Store", "Register", "Location", "Item", "TaxRule", "Promotion", "MasterData",
     "MASTER_KINDS", "parse_entry", "entry_key",
 ]
+
+T = TypeVar("T")
 
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -108,43 +112,78 @@ def _zone(source: Mapping[str, Any], path: str) -> str:
     return name
 
 
-def _parse_store(source: Mapping[str, Any], path: str) -> Store:
+class _Errors:
+    """Reads the fields of one entry, keeping every error rather than stopping at the first
+    (CONTRACT section 7: a problem lists every field error at once)."""
+
+    def __init__(self) -> None:
+        self.found: list[InvalidInput] = []
+
+    def __call__(self, read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return read(*args, **kwargs)
+        except InvalidInput as error:
+            self.found.append(error)
+            # Never used: ``done`` raises before the entry is built from it.
+            return cast(T, None)
+
+    def done(self) -> None:
+        raise_all(self.found)
+
+
+def _cutoff(source: Mapping[str, Any], path: str) -> time:
     cutoff_text = f.text(source, "day_cutoff", path, required=False) or "04:00"
     match = _CUTOFF.match(cutoff_text)
     if not match:
         raise InvalidInput(f.join(path, "day_cutoff"), f"must be HH:MM, got {cutoff_text!r}")
-    return Store(
-        store_id=f.req_text(source, "store_id", path, max_length=64),
-        kind=f.choice(source, "kind", path, ("store", "warehouse"), required=False) or "store",
-        name=f.text(source, "name", path, required=False) or "",
-        timezone=_zone(source, path),
-        currency=f.currency(source, "currency", path),
-        prices_include_tax=f.boolean(source, "prices_include_tax", path, default=False),
-        day_cutoff=time(int(match.group(1)), int(match.group(2))),
-        tax_region=f.req_text(source, "tax_region", path, max_length=64),
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _parse_store(source: Mapping[str, Any], path: str) -> Store:
+    read = _Errors()
+    store = Store(
+        store_id=read(f.req_text, source, "store_id", path, max_length=64),
+        kind=read(f.choice, source, "kind", path, ("store", "warehouse"), required=False) or "store",
+        name=read(f.text, source, "name", path, required=False) or "",
+        timezone=read(_zone, source, path),
+        currency=read(f.currency, source, "currency", path),
+        prices_include_tax=read(f.boolean, source, "prices_include_tax", path, default=False),
+        day_cutoff=read(_cutoff, source, path),
+        tax_region=read(f.req_text, source, "tax_region", path, max_length=64),
     )
+    read.done()
+    return store
 
 
 def _parse_register(source: Mapping[str, Any], path: str) -> Register:
-    return Register(f.req_text(source, "register_id", path, max_length=64),
-                    f.req_text(source, "store_id", path, max_length=64))
+    read = _Errors()
+    register = Register(read(f.req_text, source, "register_id", path, max_length=64),
+                        read(f.req_text, source, "store_id", path, max_length=64))
+    read.done()
+    return register
 
 
 def _parse_location(source: Mapping[str, Any], path: str) -> Location:
-    return Location(f.req_text(source, "location_id", path, max_length=64),
-                    f.req_text(source, "store_id", path, max_length=64))
+    read = _Errors()
+    location = Location(read(f.req_text, source, "location_id", path, max_length=64),
+                        read(f.req_text, source, "store_id", path, max_length=64))
+    read.done()
+    return location
 
 
 def _parse_item(source: Mapping[str, Any], path: str) -> Item:
-    return Item(
-        sku=f.req_text(source, "sku", path, max_length=64),
-        name=f.text(source, "name", path, required=False) or "",
-        category=f.text(source, "category", path, required=False),
-        tax_code=f.req_text(source, "tax_code", path, max_length=32),
-        price=f.req_money(source, "price", path),
-        standard_cost=f.money(source, "standard_cost", path, required=False) or 0,
-        active=f.boolean(source, "active", path, default=True),
+    read = _Errors()
+    item = Item(
+        sku=read(f.req_text, source, "sku", path, max_length=64),
+        name=read(f.text, source, "name", path, required=False) or "",
+        category=read(f.text, source, "category", path, required=False),
+        tax_code=read(f.req_text, source, "tax_code", path, max_length=32),
+        price=read(f.req_money, source, "price", path),
+        standard_cost=read(f.money, source, "standard_cost", path, required=False) or 0,
+        active=read(f.boolean, source, "active", path, default=True),
     )
+    read.done()
+    return item
 
 
 def _decimal(source: Mapping[str, Any], key: str, path: str) -> Fraction:
@@ -161,12 +200,19 @@ def _decimal(source: Mapping[str, Any], key: str, path: str) -> Fraction:
     raise InvalidInput(f.join(path, key), f"must be a non-negative decimal string, got {value!r}")
 
 
-def _parse_tax_rule(source: Mapping[str, Any], path: str) -> TaxRule:
+def _rate_below_one(source: Mapping[str, Any], path: str) -> Fraction:
     rate = _decimal(source, "rate", path)
     if rate >= 1:
         raise InvalidInput(f.join(path, "rate"), "must be below 1 (0.08875 means 8.875 %)")
-    return TaxRule(f.req_text(source, "tax_region", path, max_length=64),
-                   f.req_text(source, "tax_code", path, max_length=32), rate)
+    return rate
+
+
+def _parse_tax_rule(source: Mapping[str, Any], path: str) -> TaxRule:
+    read = _Errors()
+    rule = TaxRule(read(f.req_text, source, "tax_region", path, max_length=64),
+                   read(f.req_text, source, "tax_code", path, max_length=32), read(_rate_below_one, source, path))
+    read.done()
+    return rule
 
 
 def _bound(source: Mapping[str, Any], key: str, path: str) -> date | datetime | None:
@@ -178,12 +224,20 @@ def _bound(source: Mapping[str, Any], key: str, path: str) -> date | datetime | 
     return f.parse_timestamp(value, f.join(path, key))
 
 
-def _parse_promotion(source: Mapping[str, Any], path: str) -> Promotion:
+def _percent(source: Mapping[str, Any], path: str) -> Fraction:
     pct = _decimal(source, "max_discount_pct", path)
     if pct > 100:
         raise InvalidInput(f.join(path, "max_discount_pct"), "must be at most 100")
-    return Promotion(f.req_text(source, "promo_id", path, max_length=64),
-                     _bound(source, "valid_from", path), _bound(source, "valid_to", path), pct)
+    return pct
+
+
+def _parse_promotion(source: Mapping[str, Any], path: str) -> Promotion:
+    read = _Errors()
+    promotion = Promotion(read(f.req_text, source, "promo_id", path, max_length=64),
+                          read(_bound, source, "valid_from", path), read(_bound, source, "valid_to", path),
+                          read(_percent, source, path))
+    read.done()
+    return promotion
 
 
 MASTER_KINDS: dict[str, tuple[Callable[[Mapping[str, Any], str], Any], Callable[[Any], str]]] = {
@@ -196,12 +250,48 @@ MASTER_KINDS: dict[str, tuple[Callable[[Mapping[str, Any], str], Any], Callable[
 }
 
 
-def parse_entry(kind: str, document: Any, path: str) -> Any:
-    """Validate one master-data entry of ``kind`` (a key of the bulk document)."""
+# Each kind's fields (CONTRACT section 6); ``ext`` holds anything else, stored as given.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "stores": ("store_id", "kind", "name", "timezone", "currency", "prices_include_tax", "day_cutoff", "tax_region"),
+    "registers": ("register_id", "store_id"),
+    "locations": ("location_id", "store_id"),
+    "items": ("sku", "name", "category", "tax_code", "price", "standard_cost", "active", "gtin"),
+    "tax_rules": ("tax_region", "tax_code", "rate"),
+    "promotions": ("promo_id", "valid_from", "valid_to", "max_discount_pct"),
+}
+
+
+def parse_entry(kind: str, document: Any, path: str, *, stored: bool = False) -> Any:
+    """Validate one master-data entry of ``kind`` (a key of the bulk document), with every
+    error at once (``InvalidInputs`` when there are several). Fields are closed: a name the
+    contract does not define is ``unknown_field`` with a did-you-mean, so that a typo
+    (``prices_incl_tax``) can never load a store as something else. ``stored``: an entry read
+    back from the database, which an earlier release may have accepted with extra fields."""
     if kind not in MASTER_KINDS:
         raise InvalidInput(kind, f"unknown master-data kind; expected one of {', '.join(MASTER_KINDS)}")
     parser, _ = MASTER_KINDS[kind]
-    return parser(f.obj(document, path), path)
+    source = f.obj(document, path)
+    unknown = [] if stored else _unknown_fields(kind, source, path)
+    try:
+        entry = parser(source, path)
+    except InvalidInput as error:
+        raise grouped(unknown + error.errors) from None
+    raise_all(unknown)
+    return entry
+
+
+def _unknown_fields(kind: str, source: Mapping[str, Any], path: str) -> list[InvalidInput]:
+    known = FIELDS[kind]
+    errors: list[InvalidInput] = []
+    for name in source:
+        if name in known or name == "ext":
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        hint = f'; did you mean "{close[0]}"?' if close else "; extra data belongs in an `ext` object"
+        errors.append(UnknownField(f.join(path, redact_long_digit_runs(name)), f"is not a field of a {kind[:-1]}{hint}"))
+    if "ext" in source and source["ext"] is not None and not isinstance(source["ext"], dict):
+        errors.append(InvalidInput(f.join(path, "ext"), "must be an object"))
+    return errors
 
 
 def entry_key(kind: str, entry: Any) -> str:

@@ -140,8 +140,8 @@ def master_data_load(file: Path = typer.Argument(..., exists=True, dir_okay=Fals
         raise _fail(f"{file}: not valid JSON: {error.msg} at line {error.lineno}") from None
     try:
         report = load_master_data(application.uow, document, clock=application.clock, actor=_cli_actor())
-    except InvalidInput as error:
-        raise _fail(f"{file}: {error.field}: {error.detail}") from None
+    except InvalidInput as error:  # every error of the file at once, one a line
+        raise _fail("\n".join(f"{file}: {e.field}: {e.detail}" for e in error.errors)) from None
     changed = ", ".join(f"{count} {kind}" for kind, count in report.changed.items()) or "nothing new"
     console.print(f"master data: {changed}; {report.unchanged} unchanged; catalog version {report.version}")
     if report.released:
@@ -174,10 +174,10 @@ def import_file(
                                     clock=application.clock, cache=application.cache,
                                     partitions=application.settings.partitions, writer=writer,
                                     progress=lambda lines, done: progress.update(task, completed=done, lines=lines))
-    for problem in report.problems[:200]:
-        field = f" {problem.field}:" if problem.field else ""
-        errors.print(f"line {problem.line_no}: {problem.status} ({problem.type}){field} {problem.detail}",
-                     markup=False, highlight=False)
+    for problem in report.problems[:200]:  # every bad field of every bad line, in line order
+        for error in problem.each():
+            errors.print(f"line {problem.line_no}: {problem.status} ({error.code}) {error.field}: {error.detail}",
+                         markup=False, highlight=False)
     if len(report.problems) > 200:
         errors.print(f"... and {len(report.problems) - 200} more problems")
     console.print(f"{report.lines} lines: {report.accepted} accepted, {report.duplicate} duplicate, "

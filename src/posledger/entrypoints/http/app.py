@@ -40,7 +40,7 @@ from posledger.app.access import (
     revoke_token,
 )
 from posledger.app.boundaries import StoreScope
-from posledger.app.ingest import IngestResult, Undecodable, ingest
+from posledger.app.ingest import IngestResult, Problem, Undecodable, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
 from posledger.app.ports import AuditEntry, EntryLineRow, TokenRecord, UnitOfWork
 from posledger.app.posting import PostingEngine
@@ -68,6 +68,7 @@ from posledger.entrypoints.http.problems import (
     PROBLEM_RESPONSES,
     ProblemError,
     echoable,
+    field_errors,
     problem_body,
     problem_response,
 )
@@ -314,8 +315,10 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(InvalidInput)
     async def _invalid(_: Request, error: InvalidInput) -> JSONResponse:
         if isinstance(error, ImmutableField):
-            return problem_response(ProblemError(409, error.type, "Field cannot change", error.detail, error.field))
-        return problem_response(ProblemError(422, error.type, "Invalid input", error.detail, error.field))
+            return problem_response(ProblemError(409, error.type, "Field cannot change", error.detail, error.field,
+                                                 errors=field_errors(error)))
+        return problem_response(ProblemError(422, error.type, "Invalid input", error.detail, error.field,
+                                             errors=field_errors(error)))
 
     @api.exception_handler(Forbidden)
     async def _forbidden(request: Request, error: Forbidden) -> JSONResponse:
@@ -365,8 +368,12 @@ def _result_json(result: IngestResult) -> dict[str, Any]:
     if result.problem is not None:
         status = 409 if result.status == "conflict" else 422
         body["problem"] = problem_body(status, result.problem.type, result.problem.title,
-                                       result.problem.detail, result.problem.field)
+                                       result.problem.detail, result.problem.field, _errors(result.problem))
     return body
+
+
+def _errors(problem: Problem) -> list[dict[str, str]] | None:
+    return [msgspec.structs.asdict(error) for error in problem.errors] or None
 
 
 def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics, worker: PostingWorker | PostingProcess) -> None:
@@ -432,7 +439,7 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
                                    event_id=result.event_id)
             if result.status == "rejected" and result.problem is not None:
                 raise ProblemError(422, result.problem.type, result.problem.title, result.problem.detail,
-                                   result.problem.field, event_id=result.event_id)
+                                   result.problem.field, errors=_errors(result.problem), event_id=result.event_id)
             return JSONResponse(_result_json(result), status_code=202)
         counts = Counter(r.status for r in results)
         return JSONResponse({"results": [_result_json(r) for r in results],

@@ -26,6 +26,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string", "description": "Stable machine-readable code, e.g. invalid_event"},
         "field": {"type": "string", "description": "The field at fault, e.g. payload.lines[0].qty"},
+        "errors": {"type": "array", "description": "Every field error at once; the first is also `field`",
+                   "items": {"type": "object", "required": ["field", "code", "detail"], "properties": {
+                       "field": {"type": "string"}, "code": {"type": "string"}, "detail": {"type": "string"}}}},
     },
     "additionalProperties": True,
 }
@@ -44,8 +47,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 class ProblemError(Exception):
     def __init__(self, status: int, code: str, title: str, detail: str, field: str | None = None,
-                 *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+                 *, headers: dict[str, str] | None = None, errors: list[dict[str, str]] | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail)
+        self.errors = errors
         self.headers = headers or {}
         self.status = status
         self.code = code
@@ -56,13 +61,17 @@ class ProblemError(Exception):
 
 
 def problem_body(status: int, code: str, title: str, detail: str, field: str | None = None,
-                 **extra: Any) -> dict[str, Any]:
+                 errors: list[dict[str, str]] | None = None, **extra: Any) -> dict[str, Any]:
     # An identifier with a run of 13 or more digits is never echoed (CONTRACT section 8): it
     # may be a card number written in a way the card-data check does not read as one.
     body: dict[str, Any] = {"type": f"/problems/{code}", "title": echoable(title),
                             "status": status, "detail": echoable(detail), "code": code}
     if field is not None:
         body["field"] = echoable(field)
+        if errors is None:
+            errors = [{"field": field, "code": code, "detail": detail}]
+    if errors:
+        body["errors"] = [{key: echoable(value) for key, value in error.items()} for error in errors]
     body.update({key: echoable(value) if isinstance(value, str) else value
                  for key, value in extra.items()})
     return body
@@ -70,5 +79,10 @@ def problem_body(status: int, code: str, title: str, detail: str, field: str | N
 
 def problem_response(error: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(problem_body(error.status, error.code, error.title, error.detail, error.field,
-                                     **error.extra),
+                                     error.errors, **error.extra),
                         status_code=error.status, media_type=PROBLEM_JSON, headers={**error.headers, **(headers or {})})
+
+
+def field_errors(error: Any) -> list[dict[str, str]]:
+    """An ``InvalidInput``'s errors as a problem's ``errors`` entries."""
+    return [{"field": e.field, "code": e.type, "detail": e.detail} for e in error.errors]
