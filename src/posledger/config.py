@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class Settings:
     rate_limit: float = 100.0
     rate_burst: int = 500
     max_connections: int = 1000  # concurrent connections per server process; more get 503
+    access_log: bool = True  # `serve` writes a JSON line per request to stderr
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,10 +52,37 @@ class Settings:
             rate_limit=float(env.get("POSLEDGER_RATE_LIMIT", "100")),
             rate_burst=int(env.get("POSLEDGER_RATE_BURST", "500")),
             max_connections=int(env.get("POSLEDGER_MAX_CONNECTIONS", "1000")),
+            access_log=env.get("POSLEDGER_ACCESS_LOG", "1").lower() not in ("0", "false", "no"),
         )
 
 
+# Each setting's environment variable (also its key in posledger.toml): `posledger config show`
+# lists them with their effective values, docs/operations/running.md explains each.
+VARIABLES: dict[str, str] = {
+    "db_path": "POSLEDGER_DB", "database_url": "POSLEDGER_DATABASE_URL", "nats_url": "POSLEDGER_NATS_URL",
+    "batch_size": "POSLEDGER_BATCH_SIZE", "server_batch_size": "POSLEDGER_SERVER_BATCH_SIZE",
+    "admin_token": "POSLEDGER_ADMIN_TOKEN", "partitions": "POSLEDGER_PARTITIONS",
+    "external_workers": "POSLEDGER_EXTERNAL_WORKERS", "max_body_bytes": "POSLEDGER_MAX_BODY_BYTES",
+    "startup_timeout": "POSLEDGER_STARTUP_TIMEOUT", "posting_process": "POSLEDGER_POSTING_PROCESS",
+    "rate_limit": "POSLEDGER_RATE_LIMIT", "rate_burst": "POSLEDGER_RATE_BURST",
+    "max_connections": "POSLEDGER_MAX_CONNECTIONS", "access_log": "POSLEDGER_ACCESS_LOG",
+}
+
 SECRETS = ("POSLEDGER_DATABASE_URL", "POSLEDGER_ADMIN_TOKEN", "POSLEDGER_NATS_URL")
+
+
+def shown(settings: Settings) -> dict[str, object]:
+    """The effective settings by variable name, secrets hidden: a token as whether it is set and
+    its length, a URL without its password."""
+    found: dict[str, object] = {}
+    for name, variable in VARIABLES.items():
+        value = getattr(settings, name)
+        if variable == "POSLEDGER_ADMIN_TOKEN":
+            value = None if value is None else f"(set, {len(value)} characters)"
+        elif variable in SECRETS and isinstance(value, str):
+            value = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", value)
+        found[variable] = value
+    return found
 
 
 def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:

@@ -45,3 +45,14 @@ def test_secrets_come_from_files_when_the_variable_is_unset(tmp_path: Path) -> N
                               "POSLEDGER_ADMIN_TOKEN": "t" * 32}).admin_token == "t" * 32
     with pytest.raises(SystemExit, match="cannot be read"):
         Settings.from_env({"POSLEDGER_ADMIN_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_every_setting_has_its_variable_and_config_show_hides_secrets() -> None:
+    import dataclasses
+
+    from posledger.config import VARIABLES, Settings, shown
+
+    assert set(VARIABLES) == {f.name for f in dataclasses.fields(Settings)}
+    values = shown(Settings(database_url="postgresql://app:pw@host/db", admin_token="x" * 40))
+    assert values["POSLEDGER_DATABASE_URL"] == "postgresql://app:***@host/db"
+    assert values["POSLEDGER_ADMIN_TOKEN"] == "(set, 40 characters)"

@@ -48,6 +48,20 @@ class InvariantReport:
                 and not self.events_posted_twice and not self.series_with_gaps
                 and not self.balance_mismatches)
 
+    def problems(self) -> list[str]:
+        """What is wrong, one sentence each, for a person to read (empty when ``ok``)."""
+        found = [] if self.ledger_balanced else ["debits do not equal credits across the journal"]
+        found += [f"store {store}: its journal does not balance" for store in self.unbalanced_stores]
+        found += [f"store {store}: inventory account 1300 holds {gl / 100:,.2f} but its stock is worth "
+                  f"{stock / 100:,.2f}" for store, (gl, stock) in self.inventory_mismatches.items()]
+        found += [f"SKU {sku} at {location}: on hand differs from the sum of its stock moves"
+                  for sku, location in self.on_hand_mismatches]
+        found += [f"event {event}: posted more than once" for event in self.events_posted_twice]
+        found += [f"document series {series}: numbers have a gap" for series in self.series_with_gaps]
+        found += [f"kept balance {key}: differs from the journal (`posledger rebuild` recomputes it)"
+                  for key in self.balance_mismatches]
+        return found
+
 
 def _add(base: Sums, more: Sums) -> Sums:
     total = dict(base)

@@ -17,7 +17,7 @@ from posledger.domain.fields import plain_text
 from posledger.domain.money import round_half_up
 from posledger.domain.pan import refuse_card_text
 
-__all__ = ["trial_balance", "stock_report", "list_exceptions", "resolve_exception",
+__all__ = ["EXCEPTION_TYPES", "EXCEPTION_STATUSES", "trial_balance", "stock_report", "list_exceptions", "resolve_exception",
            "event_status", "check_invariants", "InvariantReport", "exception_json"]
 
 # Kept here for the callers that import them from the read side.
@@ -75,6 +75,18 @@ def stock_report(uow: UnitOfWork, sku: str | None = None, location_id: str | Non
 
 def exception_json(record: ExceptionRecord) -> dict[str, Any]:
     return msgspec.structs.asdict(record)
+
+
+# Every exception type the hub raises (docs/concepts/exceptions.md); a filter naming another is a
+# 422, never an empty list (CONTRACT section 7). tests/unit/test_exception_types.py keeps it whole.
+EXCEPTION_TYPES = (
+    "already_voided", "cash_variance", "currency_mismatch", "inactive_item", "invalid_stored_event",
+    "negative_stock", "no_open_session", "original_line_not_found", "original_not_found", "original_voided",
+    "posting_failed", "promo_mismatch", "return_exceeds_original", "sequence_duplicate", "sequence_gap",
+    "session_already_open", "session_mismatch", "tax_mismatch", "tender_mismatch", "totals_mismatch",
+    "unknown_master_data", "void_not_same_day",
+)
+EXCEPTION_STATUSES = ("open", "resolved")
 
 
 def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | None = None,

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import os
+import sqlite3
 import sys
 from dataclasses import asdict, replace
 from datetime import date
@@ -74,10 +75,17 @@ def _settings() -> Settings:
     return settings
 
 
-def _app(process: str = "posledger") -> App:
+def _app(process: str = "posledger", *, read_only: bool = False) -> App:
     """The application, opened once per command. A database at another schema version stops the
     command with the message that names the fix (exit 3); one that stays unreachable past
-    POSLEDGER_STARTUP_TIMEOUT stops it with exit 4. Either is a reason a restart alone cannot cure."""
+    POSLEDGER_STARTUP_TIMEOUT stops it with exit 4. Either is a reason a restart alone cannot cure.
+    ``read_only`` commands (reports, checks, listings) refuse a SQLite file that does not exist
+    rather than create an empty one and report zeros from it (a misspelt POSLEDGER_DB)."""
+    if read_only and "app" not in _state:
+        settings = _settings()
+        if not settings.database_url and not Path(settings.db_path).exists():
+            raise _fail(f"no database at {settings.db_path} (--db or POSLEDGER_DB): nothing to read. Check the "
+                        "path; `posledger master-data load`, `import` or `serve` create it")
     if "app" not in _state:
         from posledger.adapters.sql.migrations import SchemaMismatch
 
@@ -114,6 +122,29 @@ def _print_json(document: Any) -> None:
 
 def _money(minor: int) -> str:
     return f"{minor / 100:,.2f}"
+
+
+# Exception details that are amounts in minor units (shown as 1,234.56; --json keeps the integers).
+_AMOUNT_KEYS = frozenset({"amount", "expected", "counted", "over_short", "difference", "total", "tax", "charged",
+                          "computed", "gross", "net", "discount", "tendered", "due", "value", "printed", "lines"})
+
+
+def _readable(detail: dict[str, Any]) -> str:
+    """An exception's detail for a person: ``key: value`` pairs, amounts in major units."""
+    parts = []
+    for key, value in detail.items():
+        if key == "parked":
+            continue
+        if isinstance(value, bool) or value is None:
+            shown = str(value).lower()
+        elif isinstance(value, int) and (key in _AMOUNT_KEYS or key.endswith(("_amount", "_total", "_tax"))):
+            shown = _money(value)
+        elif isinstance(value, list | dict):
+            shown = json.dumps(value, separators=(", ", ": "), default=str)
+        else:
+            shown = str(value)
+        parts.append(f"{key.replace('_', ' ')}: {shown}")
+    return "; ".join(parts)
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -205,7 +236,7 @@ def report_trial_balance(
     as_json: bool = typer.Option(False, "--json", help="Print JSON as GET /v1/ledger/trial-balance."),
 ) -> None:
     """Trial balance per account: debits, credits and balance."""
-    application = _app()
+    application = _app(read_only=True)
     first, last = _day(day_from, "--from"), _day(day_to, "--to")
     try:
         balance = application.uow.run(lambda uow: trial_balance(uow, store, first, last), read_only=True,
@@ -243,7 +274,8 @@ def report_stock(
     as_json: bool = typer.Option(False, "--json", help="Print {\"stock\": [...]} as the contract says."),
 ) -> None:
     """On hand, reserved, available to promise, average unit cost and value per SKU and location."""
-    report = _app().uow.run(lambda uow: stock_report(uow, sku, location), read_only=True, operation="stock")
+    report = _app(read_only=True).uow.run(lambda uow: stock_report(uow, sku, location), read_only=True,
+                                          operation="stock")
     if as_json:
         _print_json(report)
         return
@@ -272,8 +304,9 @@ def exceptions_list(
     """List exceptions (all by default)."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = _app().uow.run(lambda uow: list_exceptions(uow, status=status, type=type_, store_id=store, limit=100_000),
-                          read_only=True, operation="exceptions")
+    rows = _app(read_only=True).uow.run(
+        lambda uow: list_exceptions(uow, status=status, type=type_, store_id=store, limit=100_000),
+        read_only=True, operation="exceptions")
     if as_json:
         _print_json({"exceptions": rows})
         return
@@ -282,8 +315,7 @@ def exceptions_list(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(str(row["id"]), row["type"], row["status"], row["store_id"] or "",
-                      row["register_id"] or "", row["event_id"] or "",
-                      json.dumps(row["detail"], separators=(",", ":"))[:120])
+                      row["register_id"] or "", row["event_id"] or "", _readable(row["detail"])[:200])
     console.print(table)
 
 
@@ -360,7 +392,7 @@ def token_list(as_json: bool = typer.Option(False, "--json", help="JSON instead 
     """The tokens, without their secrets."""
     from posledger.app.access import list_tokens
 
-    application = _app()
+    application = _app(read_only=True)
     records, page = [], list_tokens(application.uow)
     while page:  # every page
         records.extend(page)
@@ -404,6 +436,8 @@ def serve(
     problem = bootstrap_token_problem(Settings.from_env().admin_token)
     if problem is not None:  # before anything opens: the server refuses to start
         raise _fail(problem)
+    if not _settings().database_url:
+        _hold_serve_lock(_settings().db_path)
     application = _app("posledger serve")
     settings = application.settings
     if not settings.admin_token:
@@ -412,6 +446,13 @@ def serve(
                      start_worker=not settings.external_workers)
     if settings.external_workers:
         console.print("posting is left to `posledger worker` processes (POSLEDGER_EXTERNAL_WORKERS)")
+    if settings.access_log:  # one JSON line per request, on stderr (POSLEDGER_ACCESS_LOG=0: none)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        request_log = logging.getLogger("posledger.requests")
+        request_log.addHandler(handler)
+        request_log.setLevel(logging.INFO)
+        request_log.propagate = False
     database = settings.database_url.split("@")[-1] if settings.database_url else settings.db_path
     console.print(f"posledger serving on http://{host}:{port} (API docs at /docs); database {database}")
     # Idle keep-alive connections close after 5 s and connections beyond the limit get 503; header
@@ -421,6 +462,29 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
                 limit_concurrency=settings.max_connections, timeout_keep_alive=5,
                 proxy_headers=bool(os.environ.get("FORWARDED_ALLOW_IPS")))
+
+
+def _hold_serve_lock(db_path: str) -> None:
+    """One ``serve`` per SQLite file: a second would post the same log beside the first and
+    contend for its write lock. The lock is the operating system's (``flock``), so it is released
+    however the process ends; the file names the holder's pid."""
+    import fcntl
+
+    path = Path(f"{db_path}.serve-lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise _fail(f"another `posledger serve` (pid {holder}) is serving {db_path}; one server per SQLite file "
+                    "(use PostgreSQL to serve from several)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _state["serve_lock"] = handle  # held until the process exits
 
 
 @app.command("simulate")
@@ -503,7 +567,26 @@ def worker(
     run_worker(application, poll_seconds=poll, out=errors)
 
 
-db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings: every one is an environment variable or a key of posledger.toml.",
+                         no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The effective settings (environment over $POSLEDGER_CONFIG or ./posledger.toml, and --db),
+    secrets hidden."""
+    from posledger.config import shown
+
+    values = shown(_settings())
+    if as_json:
+        _print_json(values)
+        return
+    for variable, value in values.items():
+        console.print(f"{variable} = {json.dumps(value)}", highlight=False)
+
+
+db_app = typer.Typer(help="The database: schema migrations, backup and restore.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -527,6 +610,73 @@ def db_upgrade() -> None:
         console.print(f"{where}: schema version {report['before']} -> {report['after']}")
     else:
         console.print(f"{where}: schema version {report['after']}, nothing to do")
+
+
+@db_app.command("backup")
+def db_backup(file: Path = typer.Argument(..., help="The backup to write; it must not exist yet.")) -> None:
+    """An online, consistent copy of the SQLite database (SQLite's backup API, WAL included): safe
+    while `serve`, `import` and `worker` run. For PostgreSQL use pg_dump (see
+    docs/operations/running.md)."""
+    settings = _settings()
+    if settings.database_url:
+        raise _fail("the database is PostgreSQL: back it up with `pg_dump --format=custom --file=FILE "
+                    "$POSLEDGER_DATABASE_URL` (docs/operations/running.md)")
+    source_path = Path(settings.db_path)
+    if not source_path.exists():
+        raise _fail(f"no database at {source_path} (--db or POSLEDGER_DB)")
+    if file.exists():
+        raise _fail(f"{file} exists; a backup never overwrites")
+    partial = file.with_name(file.name + ".partial")
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    target = sqlite3.connect(partial)
+    try:
+        with Progress(TextColumn("[bold]backing up"), BarColumn(), TextColumn("{task.completed}/{task.total} pages"),
+                      console=errors, transient=True) as progress:
+            task = progress.add_task("backup", total=None)
+            source.backup(target, pages=4096,
+                          progress=lambda _status, remaining, total: progress.update(task, total=total,
+                                                                                       completed=total - remaining))
+        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL beside it
+        version = target.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+    finally:
+        target.close()
+        source.close()
+    os.chmod(partial, 0o600)
+    os.replace(partial, file)
+    console.print(f"backed up {source_path} to {file} ({file.stat().st_size / 2**20:.1f} MB, schema version "
+                  f"{version})")
+
+
+@db_app.command("restore")
+def db_restore(file: Path = typer.Argument(..., help="A backup made by `posledger db backup`."),
+               yes: bool = typer.Option(False, "--yes", help="Replace a database that exists.")) -> None:
+    """Replace the SQLite database with a backup. Refused while a `serve` holds the database (stop
+    it first), and over an existing database without --yes. A backup of an older release is
+    upgraded when next opened."""
+    settings = _settings()
+    if settings.database_url:
+        raise _fail("the database is PostgreSQL: restore with `pg_restore --clean --dbname=$POSLEDGER_DATABASE_URL "
+                    "FILE` (docs/operations/running.md)")
+    if not file.exists():
+        raise _fail(f"no backup at {file}")
+    target_path = Path(settings.db_path)
+    try:
+        backup = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        version = backup.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise _fail(f"{file} is not a posledger database") from None
+    try:
+        if target_path.exists() and not yes:
+            raise _fail(f"{target_path} exists: pass --yes to replace it with {file}")
+        _hold_serve_lock(str(target_path))  # refuses while a server holds it, and keeps one from starting
+        target = sqlite3.connect(target_path)
+        try:
+            backup.backup(target)
+        finally:
+            target.close()
+    finally:
+        backup.close()
+    console.print(f"restored {target_path} from {file} (schema version {version})")
 
 
 @db_app.command("status")
@@ -554,12 +704,13 @@ def check(full: bool = typer.Option(False, "--full", help="Walk every journal li
     """Check the contract's ledger invariants and the balances kept at posting against the
     journal. Incremental by default: a passing run keeps a checkpoint, and the next run reads only
     what was posted since. Exit 1 when something is wrong."""
-    application = _app()
+    application = _app(read_only=True)
     report = run_check(application.uow, full=full, clock=application.clock)
     if as_json:
         print(json.dumps(asdict(report) | {"ok": report.ok}))
     else:
-        console.print(report)
+        for problem in report.problems():
+            console.print(f"[red]problem:[/red] {problem}", highlight=False)
         console.print(f"{report.scope}: {report.entries_checked} journal entries and {report.moves_checked} "
                       f"stock moves read; {'ok' if report.ok else 'PROBLEMS FOUND'}")
     if not report.ok:

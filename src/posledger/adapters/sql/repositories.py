@@ -798,7 +798,8 @@ class SqlQueries:
         return [TrialBalanceRow(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def entry_lines(self, *, account: str | None, store_id: str | None, business_day: date | None,
-                    event_offset: int | None, after: tuple[int, int], limit: int) -> list[EntryLineRow]:
+                    event_offset: int | None, after: tuple[int, int], limit: int,
+                    register_id: str | None = None) -> list[EntryLineRow]:
         """Journal lines in posting order; ``after`` is the (entry_id, line_no) cursor of the
         last line already seen, (0, 0) for the first page. The cursor condition is written so
         the planner ranges on entry_id (``>= ? AND (> ? OR line_no > ?)``) instead of scanning
@@ -807,11 +808,11 @@ class SqlQueries:
         params: list[Any] = [after[0], after[0], after[1]]
         for clause, value in (("l.account = ?", account), ("e.store_id = ?", store_id),
                               ("e.business_day = ?", business_day.isoformat() if business_day else None),
-                              ("e.event_offset = ?", event_offset)):
+                              ("e.event_offset = ?", event_offset), ("e.register_id = ?", register_id)):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        if account is not None and store_id is None and event_offset is None:
+        if account is not None and store_id is None and event_offset is None and register_id is None:
             # Account-only drill-down: walk the account's lines in posting order (its index),
             # joining each to its entry.
             source = "journal_lines l JOIN journal_entries e ON e.entry_id = l.entry_id"

@@ -20,7 +20,7 @@ import msgspec
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -42,9 +42,11 @@ from posledger.app.access import (
 from posledger.app.boundaries import StoreScope
 from posledger.app.ingest import IngestResult, Problem, Undecodable, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
-from posledger.app.ports import AuditEntry, EntryLineRow, TokenRecord, UnitOfWork
+from posledger.app.ports import AuditEntry, EntryLineRow, StockRow, TokenRecord, UnitOfWork
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
+    EXCEPTION_STATUSES,
+    EXCEPTION_TYPES,
     event_status,
     list_exceptions,
     resolve_exception,
@@ -54,15 +56,18 @@ from posledger.app.queries import (
 from posledger.app.reservations import NotAvailable, release, reserve
 from posledger.app.retry import StorageUnavailable
 from posledger.bootstrap import App
+from posledger.domain.accounts import CHART
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.fields import parse_day, plain_text
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
+from posledger.entrypoints.http.access_log import RequestLog
 from posledger.entrypoints.http.auth import RateGate, TokenUse, client_of, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.limits import FailedAuthentications, TokenBuckets
 from posledger.entrypoints.http.metrics import Metrics
 from posledger.entrypoints.http.posting_process import PostingProcess
+from posledger.entrypoints.http.problem_pages import problem_index, problem_page
 from posledger.entrypoints.http.problems import (
     PROBLEM_JSON,
     PROBLEM_RESPONSES,
@@ -124,7 +129,31 @@ async def _send_too_large(send: Send, limit: int) -> None:
 
 
 def _day(value: str | None, name: str) -> date | None:
-    return parse_day(value, name) if value else None
+    """A query parameter's date; a bad one is ``invalid_request`` (a parameter, not an event)."""
+    try:
+        return parse_day(value, name) if value else None
+    except InvalidInput as error:
+        raise ProblemError(422, "invalid_request", "Invalid query parameter", error.detail, name) from None
+
+
+_NOUNS = {"stores": "store", "registers": "register", "locations": "location", "items": "SKU"}
+
+
+def _require_known(uow: UnitOfWork, kind: str, key: str | None, field: str) -> None:
+    """404 ``not_found`` for a store, register, location or SKU a path or a filter names that
+    master data does not know (CONTRACT section 7: never an empty 200). A store is its own
+    default location."""
+    if key is None or uow.master.body_of(kind, key) is not None:
+        return
+    if kind == "locations" and uow.master.body_of("stores", key) is not None:
+        return
+    raise ProblemError(404, "not_found", f"No such {_NOUNS[kind]}", f"no {_NOUNS[kind]} {key} in master data", field)
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
+    if value is not None and value not in allowed:
+        raise ProblemError(422, "invalid_request", "Invalid query parameter",
+                           f"must be one of {', '.join(allowed)}", field)
 
 
 def create_app(application: App, *, admin_token: str | None = None, max_body_bytes: int = 8 * 2**20,
@@ -207,6 +236,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     # Added last, so it runs first (before the timing middleware's task and streams): a refused
     # flood costs as little as it can.
     api.add_middleware(RateGate, state=api.state)
+    api.add_middleware(RequestLog, enabled=application.settings.access_log)  # outermost: every response has its id
     _with_event_schemas(api)
     _install_error_handlers(api)
     _events_routes(api, ingester, metrics, worker)
@@ -417,6 +447,7 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
         if principal.role != "admin":  # every reference inside the token's store (off the event loop: it may read)
             await run_in_threadpool(_refuse_foreign_references, application, scope, principal, documents, single)
         results = await ingester.submit(documents)
+        request.state.events_accepted = sum(1 for r in results if r.status == "accepted")  # for the access log
         places = scope.fresh()
         if places is None:
             places = await run_in_threadpool(scope.load)
@@ -571,12 +602,16 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         principal.require("manager", "finance", "admin")  # a device reads statuses, not the books
         principal.require_read(store_id)
         first, last = _day(from_, "from"), _day(to, "to")
-        return application.uow.run(lambda uow: trial_balance(uow, store_id, first, last), read_only=True,
-                                   operation="trial balance")
+
+        def work(uow: UnitOfWork) -> dict[str, Any]:
+            _require_known(uow, "stores", store_id, "store_id")
+            return trial_balance(uow, store_id, first, last)
+
+        return application.uow.run(work, read_only=True, operation="trial balance")
 
     @api.get("/v1/ledger/entries", summary="Journal lines with their event_id (cursor paginated)")
     def get_entries(principal: Auth, account: str | None = None, store_id: str | None = None,
-                    business_day: str | None = None, event_id: str | None = None,
+                    business_day: str | None = None, event_id: str | None = None, register_id: str | None = None,
                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
         principal.require("manager", "finance", "admin")
         if store_id is None and principal.role == "manager":
@@ -584,8 +619,13 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         principal.require_read(store_id)
         after = _cursor(cursor)
         day = _day(business_day, "business_day")
+        if account is not None and account not in CHART:
+            raise ProblemError(422, "invalid_request", "Invalid query parameter",
+                               "is not an account of the chart (CONTRACT section 4)", "account")
 
         def work(uow: UnitOfWork) -> list[EntryLineRow]:
+            _require_known(uow, "stores", store_id, "store_id")
+            _require_known(uow, "registers", register_id, "register_id")
             event_offset = None
             if event_id is not None:  # the event of that id in the store asked for (or the one store that has it)
                 store = _event_store(uow, principal, event_id, store_id)
@@ -594,7 +634,8 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                     return []
                 event_offset = stored.offset
             return uow.queries.entry_lines(account=account, store_id=store_id, business_day=day,
-                                           event_offset=event_offset, after=after, limit=limit)
+                                           event_offset=event_offset, register_id=register_id, after=after,
+                                           limit=limit)
 
         lines = application.uow.run(work, read_only=True, operation="entries")
         rows = [{"entry_id": ln.entry_id, "line_no": ln.line_no, "event_id": ln.event_id,
@@ -606,9 +647,14 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
 
     @api.get("/v1/stock/{sku}", summary="On hand, reserved, ATP, unit cost and value")
     def get_stock(sku: str, principal: Auth, location_id: str | None = None) -> dict[str, Any]:
-        rows, report = application.uow.run(
-            lambda uow: (uow.queries.stock(sku, location_id), stock_report(uow, sku, location_id)["stock"]),
-            read_only=True, operation="stock")
+        def work(uow: UnitOfWork) -> tuple[list[StockRow], list[dict[str, Any]]]:
+            _require_known(uow, "locations", location_id, "location_id")
+            rows = uow.queries.stock(sku, location_id)
+            if not rows:  # a SKU with stock positions but no item any more is still answered
+                _require_known(uow, "items", sku, "sku")
+            return rows, stock_report(uow, sku, location_id)["stock"]
+
+        rows, report = application.uow.run(work, read_only=True, operation="stock")
         if principal.role in ("device", "manager"):
             allowed = {row.location_id for row in rows if row.store_id == principal.store_id}
             if location_id is not None and rows and location_id not in allowed:
@@ -686,9 +732,14 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if store_id is None and principal.role == "manager":
             store_id = principal.store_id
         principal.require_read(store_id)
-        found = application.uow.run(lambda uow: list_exceptions(uow, status=status, type=type, store_id=store_id,
-                                                                limit=limit), read_only=True, operation="exceptions")
-        return {"exceptions": found}
+        _one_of(status, EXCEPTION_STATUSES, "status")
+        _one_of(type, EXCEPTION_TYPES, "type")
+
+        def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+            _require_known(uow, "stores", store_id, "store_id")
+            return list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit)
+
+        return {"exceptions": application.uow.run(work, read_only=True, operation="exceptions")}
 
     @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason")
     def post_resolve(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], document: dict[str, Any],
@@ -801,5 +852,18 @@ def _ops_routes(api: FastAPI, application: App, metrics: Metrics, worker: Postin
 
     @api.get("/", include_in_schema=False)
     def get_root() -> PlainTextResponse:
-        return PlainTextResponse("posledger: see /docs for the API, /health, /metrics\n")
+        return PlainTextResponse("posledger: see /docs for the API, /problems/ for its problem codes, "
+                                 "/health, /metrics\n")
+
+    @api.get("/problems/", include_in_schema=False)
+    def get_problem_index() -> HTMLResponse:
+        return HTMLResponse(problem_index())
+
+    @api.get("/problems/{code}", include_in_schema=False)
+    def get_problem_page(code: str) -> HTMLResponse:
+        page = problem_page(code)
+        if page is None:
+            raise ProblemError(404, "not_found", "No such problem code",
+                               "see /problems/ for every problem code", "code")
+        return HTMLResponse(page)
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from posledger.domain.pan import redact_long_digit_runs
+from posledger.entrypoints.http.access_log import current_request_id
 
 
 def echoable(text: str) -> str:
@@ -26,6 +27,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string", "description": "Stable machine-readable code, e.g. invalid_event"},
         "field": {"type": "string", "description": "The field at fault, e.g. payload.lines[0].qty"},
+        "request_id": {"type": "string", "description": "The request's id, as in its X-Request-Id header"},
         "errors": {"type": "array", "description": "Every field error at once; the first is also `field`",
                    "items": {"type": "object", "required": ["field", "code", "detail"], "properties": {
                        "field": {"type": "string"}, "code": {"type": "string"}, "detail": {"type": "string"}}}},
@@ -72,6 +74,9 @@ def problem_body(status: int, code: str, title: str, detail: str, field: str | N
             errors = [{"field": field, "code": code, "detail": detail}]
     if errors:
         body["errors"] = [{key: echoable(value) for key, value in error.items()} for error in errors]
+    request_id = current_request_id()
+    if request_id is not None:  # to quote when reporting it; the X-Request-Id header says the same
+        body["request_id"] = request_id
     body.update({key: echoable(value) if isinstance(value, str) else value
                  for key, value in extra.items()})
     return body
