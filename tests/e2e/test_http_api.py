@@ -316,3 +316,35 @@ def test_ubl_xml_stays_well_formed_whatever_a_name_holds(server: Server) -> None
         xml = admin.get(f"/v1/invoices/{number}", headers={"Accept": "application/xml"})
     assert xml.status_code == 200
     ElementTree.fromstring(xml.content)  # raises on malformed XML
+
+
+def test_a_voids_credit_note_carries_the_voided_lines_in_json_and_ubl(server: Server) -> None:
+    from xml.etree import ElementTree
+
+    from tests.support.builders import register_event
+
+    sold = sale([line("A", 2, 1299, tax=231), line("B", 1, 500, tax=20, tax_code="RED", line_no=2)],
+                [tender("cash", 3349)], event_id="S1-R1-vl-1", seq=20, receipt_no="R-VOIDED")
+    void = register_event("sale.voided", {"receipt_no": "R-VOIDED", "reason": "customer changed mind",
+                                          "approved_by": "M1"}, event_id="S1-R1-vl-2", seq=21)
+    with server.client("device") as device:
+        assert device.post("/v1/events", json=[sold, void]).json()["accepted"] == 2
+    invoice_number = server.wait_posted("S1-R1-vl-1")["documents"][0]
+    credit_number = server.wait_posted("S1-R1-vl-2")["documents"][0]
+    with server.client("admin") as admin:
+        invoice = admin.get(f"/v1/invoices/{invoice_number}").json()
+        credit = admin.get(f"/v1/invoices/{credit_number}").json()
+        assert credit["kind"] == "credit_note" and credit["original_number"] == invoice_number
+        assert credit["lines"] == invoice["lines"] and len(credit["lines"]) == 2
+        xml = admin.get(f"/v1/invoices/{credit_number}", headers={"Accept": "application/xml"})
+        root = ElementTree.fromstring(xml.content)
+        cac = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
+        assert len(root.findall(f"{cac}CreditNoteLine")) == 2
+        # Content negotiation: what is not served is 406, q-values and wildcards are honoured.
+        refused = admin.get(f"/v1/invoices/{credit_number}", headers={"Accept": "text/csv"})
+        assert refused.status_code == 406 and refused.json()["code"] == "not_acceptable"
+        assert admin.get(f"/v1/invoices/{credit_number}", headers={"Accept": "*/*"}).headers[
+            "content-type"].startswith("application/json")
+        preferred = admin.get(f"/v1/invoices/{credit_number}",
+                              headers={"Accept": "application/json;q=0.4, application/pdf"})
+        assert preferred.headers["content-type"] == "application/pdf"

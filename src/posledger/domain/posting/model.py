@@ -70,6 +70,14 @@ class SoldLine(msgspec.Struct, frozen=True, gc=False):
     qty: int
     cogs: int
     returned_qty: int = 0
+    # As invoiced, so that a void's credit note carries the voided lines (CONTRACT section 16);
+    # sales posted before this knew them have zeros here.
+    unit_price: int = 0
+    discount: int = 0
+    tax_code: str = ""
+    rate: str = ""
+    net: int = 0
+    tax: int = 0
 
 
 class SaleRecord(msgspec.Struct, frozen=True, gc=False):

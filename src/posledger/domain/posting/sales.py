@@ -227,7 +227,8 @@ def _sell(ctx: EventContext, entry: EntryBuilder, lines: Sequence[SaleLine], par
             cogs_in += cost
         else:
             cogs_out += cost
-        sold.append(SoldLine(line.line_no, sku, line.qty, cost))
+        sold.append(SoldLine(line.line_no, sku, line.qty, cost, 0, line.unit_price, line.discount, code, rate_text,
+                             net, tax))
         document_lines.append({"line_no": line.line_no, "sku": sku, "qty": line.qty, "unit_price": line.unit_price,
                                "discount": line.discount, "tax_code": code, "rate": rate_text, "net": net,
                                "tax": tax, "total": total})  # as _document_line
@@ -430,9 +431,13 @@ def post_void(ctx: EventContext, void: Void) -> Parked | None:
     _finish(ctx, entry, f"void {void.receipt_no}")
     ctx.result.documents.append(DocumentDraft(
         "credit_note", store_id, ctx.business_day, sale.invoice_number, sale.total, sale.tax,
-        {"receipt_no": void.receipt_no, "store_id": store_id, "reason": "void",
+        {"receipt_no": void.receipt_no, "store_id": store_id, "currency": ctx.store.currency, "reason": "void",
          "void_reason": void.reason, "approved_by": void.approved_by,
          "issued_at": ctx.envelope.occurred_at.isoformat(),
+         # The voided lines, as invoiced (a sale posted by a release that did not keep them has none).
+         "lines": [{"line_no": ln.line_no, "sku": ln.sku, "qty": ln.qty, "unit_price": ln.unit_price,
+                    "discount": ln.discount, "tax_code": ln.tax_code, "rate": ln.rate, "net": ln.net,
+                    "tax": ln.tax, "total": ln.net + ln.tax} for ln in sale.lines if ln.tax_code],
          "totals": {"net": sale.total - sale.tax, "tax": sale.tax, "gross": sale.total}}))
     ctx.result.sales.append(msgspec.structs.replace(sale, voided=True))
     _drawer_cash(ctx, -sale.cash, cash_sales=-sale.cash)

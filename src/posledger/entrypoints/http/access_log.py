@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestLog", "current_request_id", "REQUEST_LOG"]
+__all__ = ["RequestLog", "current_request_id", "request_id_of", "with_request_id", "REQUEST_LOG"]
 
 REQUEST_LOG = logging.getLogger("posledger.requests")
 _REQUEST_ID: ContextVar[str | None] = ContextVar("posledger_request_id", default=None)
@@ -60,6 +60,28 @@ class RequestLog:
             _REQUEST_ID.reset(token)
             if self.enabled and REQUEST_LOG.isEnabledFor(logging.INFO):
                 REQUEST_LOG.info(_line(scope, request_id, status, time.perf_counter() - started))
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's X-Request-Id when it is a plain token of at most 128 characters, else a new one."""
+    return _request_id(scope)
+
+
+def with_request_id(request_id: str) -> Any:
+    """A context in which problem bodies carry ``request_id``."""
+    return _RequestIdContext(request_id)
+
+
+class _RequestIdContext:
+    def __init__(self, request_id: str) -> None:
+        self._request_id = request_id
+        self._token: Any = None
+
+    def __enter__(self) -> None:
+        self._token = _REQUEST_ID.set(self._request_id)
+
+    def __exit__(self, *_: object) -> None:
+        _REQUEST_ID.reset(self._token)
 
 
 def _request_id(scope: Scope) -> str:

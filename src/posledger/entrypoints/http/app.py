@@ -139,6 +139,36 @@ def _day(value: str | None, name: str) -> date | None:
 _NOUNS = {"stores": "store", "registers": "register", "locations": "location", "items": "SKU"}
 
 
+_DOCUMENT_TYPES = ("application/json", "application/pdf", "application/xml")
+
+
+def _negotiated(accept: str, offered: tuple[str, ...]) -> str | None:
+    """The media type of ``offered`` an Accept header prefers (RFC 9110: q-values, ``type/*``
+    and ``*/*``; the first offered wins a tie; no header means the first); None when it accepts
+    none of them (406). ``text/xml`` is taken for ``application/xml``."""
+    if not accept.strip():
+        return offered[0]
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, *parameters = [piece.strip() for piece in part.split(";")]
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = "application/xml" if media.lower() == "text/xml" else media.lower()
+        for rank, candidate in enumerate(offered):
+            kind = candidate.split("/")[0]
+            if quality > 0 and media in (candidate, f"{kind}/*", "*/*"):
+                key = (quality, -rank, candidate)
+                if best is None or key[:2] > best[:2]:
+                    best = key
+    return best[2] if best else None
+
+
 def _require_known(uow: UnitOfWork, kind: str, key: str | None, field: str) -> None:
     """404 ``not_found`` for a store, register, location or SKU a path or a filter names that
     master data does not know (CONTRACT section 7: never an empty 200). A store is its own
@@ -235,8 +265,8 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
 
     # Added last, so it runs first (before the timing middleware's task and streams): a refused
     # flood costs as little as it can.
-    api.add_middleware(RateGate, state=api.state)
-    api.add_middleware(RequestLog, enabled=application.settings.access_log)  # outermost: every response has its id
+    api.add_middleware(RequestLog, enabled=application.settings.access_log)
+    api.add_middleware(RateGate, state=api.state)  # outermost: a refused flood costs as little as it can
     _with_event_schemas(api)
     _install_error_handlers(api)
     _events_routes(api, ingester, metrics, worker)
@@ -711,11 +741,14 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if document is None:
             raise ProblemError(404, "not_found", "No such document", f"no invoice or credit note {number}", "number")
         principal.require_read(document.draft.store_id)
-        accept = request.headers.get("accept", "")
-        if "application/pdf" in accept:
+        wanted = _negotiated(request.headers.get("accept", ""), _DOCUMENT_TYPES)
+        if wanted is None:
+            raise ProblemError(406, "not_acceptable", "Not acceptable",
+                               f"a document is served as {', '.join(_DOCUMENT_TYPES)}", "Accept")
+        if wanted == "application/pdf":
             return Response(render_pdf(document), media_type="application/pdf",
                             headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
-        if "xml" in accept:
+        if wanted == "application/xml":
             return Response(render_ubl(document), media_type="application/xml")
         return JSONResponse({
             "number": document.number, "kind": document.draft.kind, "series": document.series,

@@ -28,6 +28,7 @@ class TokenBuckets:
         self.burst = max(1, burst)
         self._monotonic = monotonic
         self._buckets: dict[str, tuple[float, float]] = {}  # key: (tokens left, when)
+        self._labels: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def waiting(self, key: str) -> float:
@@ -41,8 +42,17 @@ class TokenBuckets:
         left = min(float(self.burst), found[0] + (self._monotonic() - found[1]) * self.rate)
         return 0.0 if left >= 1 else (1 - left) / self.rate
 
-    def take(self, key: str) -> float:
-        """0 when the request may go; otherwise the seconds until it may."""
+    def label(self, key: str) -> str:
+        """What the access log calls ``key``'s bucket: its token's id."""
+        return self._labels.get(key, "unknown")
+
+    def take(self, key: str, label: str | None = None) -> float:
+        """0 when the request may go; otherwise the seconds until it may. ``label`` names the
+        bucket in the access log (a token's id: never the token, nor its hash)."""
+        if label is not None and key not in self._labels:
+            if len(self._labels) >= _MAX_KEYS:
+                self._labels.clear()
+            self._labels[key] = label
         if self.rate <= 0:
             return 0.0
         now = self._monotonic()

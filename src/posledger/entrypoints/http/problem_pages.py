@@ -50,6 +50,10 @@ PROBLEM_PAGES: dict[str, tuple[int, str, str, str]] = {
                   "The store, register, location, SKU, invoice, event, token or exception named in the path or a "
                   "filter does not exist (a token of another store sees its own store only).",
                   "Check the name; create the master data first."),
+    "not_acceptable": (406, "Not acceptable",
+                       "The Accept header names no type this resource is served as (an invoice is JSON, PDF or "
+                       "UBL XML).",
+                       "Send Accept: application/json, application/pdf or application/xml (or none)."),
     "method_not_allowed": (405, "Method not allowed", "The path does not take this method.",
                            "Use one of the methods the Allow header lists."),
     "unauthorized": (401, "Authentication required",

@@ -40,7 +40,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": _PROBLEM_CONTENT}
     for status, description in (
         (400, "Malformed request"), (401, "No or unknown token"), (403, "Role or store not allowed"),
-        (404, "Not found"), (405, "Method not allowed"), (409, "Conflict"), (413, "Body or batch too large"),
+        (404, "Not found"), (405, "Method not allowed"), (406, "No acceptable media type"), (409, "Conflict"), (413, "Body or batch too large"),
         (429, "Over the token's rate, or too many failed authentications: wait Retry-After seconds"),
         (422, "Invalid input; the problem names the field"), (500, "Internal error"),
         (503, "Not ready"))
