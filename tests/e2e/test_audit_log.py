@@ -55,7 +55,7 @@ def test_the_audit_log_and_immutable_store_fields(server: Server) -> None:
         short = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1000)], receipt_no="AUD-2")  # tender_mismatch
         assert device.post("/v1/events", json=short).status_code == 202
         server.wait_posted(short["event_id"])
-        exceptions = admin.get("/v1/exceptions", params={"type": "tender_mismatch"}).json()["exceptions"]
+        exceptions = admin.get("/v1/exceptions", params={"type": "tender_mismatch"}).json()["items"]
         assert exceptions
         resolved = admin.post(f"/v1/exceptions/{exceptions[0]['id']}/resolve", json={"reason": "checked"})
         assert resolved.status_code == 200

@@ -91,7 +91,7 @@ def test_card_data_is_refused_everywhere_and_rests_nowhere(server: Server) -> No
             assert response.status_code == 422 and response.json()["code"] == "pan_detected", response.text
             response = admin.post("/v1/tokens", json={"role": "device", "store_id": "S1", "name": form})
             assert response.status_code == 422 and response.json()["code"] == "pan_detected", response.text
-        exceptions = admin.get("/v1/exceptions").json()["exceptions"]
+        exceptions = admin.get("/v1/exceptions").json()["items"]
         if exceptions:
             response = admin.post(f"/v1/exceptions/{exceptions[0]['id']}/resolve", json={"reason": FORMS[1]})
             assert response.status_code == 422 and response.json()["code"] == "pan_detected", response.text

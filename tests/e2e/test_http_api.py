@@ -150,7 +150,7 @@ def test_exceptions_are_listed_and_resolved_by_finance(server: Server) -> None:
         device.post("/v1/events", json=event)
     server.wait_posted("S1-R1-tax")
     with server.client("finance") as finance:
-        (mismatch,) = finance.get("/v1/exceptions", params={"type": "tax_mismatch"}).json()["exceptions"]
+        (mismatch,) = finance.get("/v1/exceptions", params={"type": "tax_mismatch"}).json()["items"]
         resolved = finance.post(f"/v1/exceptions/{mismatch['id']}/resolve", json={"reason": "POS fixed"})
         assert resolved.status_code == 200
         assert (resolved.json()["status"], resolved.json()["resolved_by"]) == ("resolved", "finance")
@@ -223,6 +223,13 @@ MATRIX: list[tuple[str, str, str, Any, dict[str | None, Any]]] = [
      {"manager": OK, "finance": OK, "admin": OK}),
     ("all exceptions", "GET", "/v1/exceptions", None,
      {"manager": OK, "manager_s2": OK, "finance": OK, "admin": OK}),  # a manager: its own store's
+    ("an exception of S1", "GET", "/v1/exceptions/1", None,
+     {"manager": OK, "finance": OK, "admin": OK, "manager_s2": 404}),  # another store's is as absent
+    ("list events", "GET", "/v1/events", None, {r: OK for r in ROLES if r}),  # each token its own store's
+    ("list events of S1", "GET", "/v1/events?store_id=S1", None,
+     {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
+    ("list invoices of S1", "GET", "/v1/invoices?store_id=S1", None,
+     {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
     ("resolve", "POST", "/v1/exceptions/1/resolve", {"reason": "x"}, {"finance": OK, "admin": OK}),
     ("create token", "POST", "/v1/tokens", {"role": "finance", "name": "x"}, {"admin": OK}),
     ("list tokens", "GET", "/v1/tokens", None, {"admin": OK}),

@@ -45,7 +45,7 @@ def test_an_event_that_cannot_post_is_parked_and_the_rest_post(server: Server) -
         assert posted == 4
         health = admin.get("/health")
         assert health.status_code == 200, health.text
-        exceptions = admin.get("/v1/exceptions", params={"type": "posting_failed"}).json()["exceptions"]
+        exceptions = admin.get("/v1/exceptions", params={"type": "posting_failed"}).json()["items"]
         assert [record["event_id"] for record in exceptions] == ["S2-BIG-9"], exceptions
         assert "Overflow" in str(exceptions[0]["detail"]) or "out of range" in str(exceptions[0]["detail"])
         # The books hold: the sales are all there; the other store's receipts stand as they were.

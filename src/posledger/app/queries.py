@@ -90,9 +90,9 @@ EXCEPTION_STATUSES = ("open", "resolved")
 
 
 def list_exceptions(uow: UnitOfWork, *, status: str | None = None, type: str | None = None,
-                    store_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+                    store_id: str | None = None, limit: int = 1000, after: int = 0) -> list[dict[str, Any]]:
     return [exception_json(r) for r in uow.exceptions.list(status=status, type=type,
-                                                            store_id=store_id, limit=limit)]
+                                                            store_id=store_id, limit=limit, after=after)]
 
 
 def resolve_exception(uow_factory: UnitOfWorkFactory, exception_id: int, *, by: str,

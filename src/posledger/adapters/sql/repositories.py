@@ -152,6 +152,20 @@ class SqlEventLog:
                                 "AND status = 'accepted' ORDER BY \"offset\" LIMIT ?", (partition, store_id, limit))
         return [_event(r) for r in rows]
 
+    def page(self, *, store_id: str | None, status: str | None, type: str | None, since: str | None,
+             after: int, limit: int) -> list[StoredEvent]:
+        """Events in log order after the offset ``after``, filtered; ``since``: accepted at or after."""
+        clauses: list[str] = ['"offset" > ?']
+        params: list[Any] = [after]
+        for clause, value in (("store_id = ?", store_id), ("status = ?", status), ("type = ?", type),
+                              ("accepted_at >= ?", since)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        rows = self.db.fetchall(f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} "
+                                'ORDER BY "offset" LIMIT ?', (*params, limit))
+        return [_event(r) for r in rows]
+
     def pending_in_partition(self, partition: int, limit: int) -> list[StoredEvent]:
         """Accepted, not yet posted events of one partition, in acceptance order. Reading the
         log itself (not the order messages arrive in) is what keeps each store's order."""
@@ -629,8 +643,9 @@ class SqlExceptions:
 
     def list(self, *, status: str | None = None, type: str | None = None,
              store_id: str | None = None, event_id: str | None = None,
-             limit: int = 1000) -> list[ExceptionRecord]:
-        clauses, params = [], []
+             limit: int = 1000, after: int = 0) -> list[ExceptionRecord]:
+        clauses: list[str] = ["id > ?"]
+        params: list[Any] = [after]
         for column, value in (("status", status), ("type", type), ("store_id", store_id),
                               ("event_id", event_id)):
             if value is not None:
@@ -847,6 +862,23 @@ class SqlQueries:
     def documents_for_event(self, event_offset: int) -> list[IssuedDocument]:
         rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents WHERE event_offset = ? "
                                 "ORDER BY series, sequence", (event_offset,))
+        return [_document(r) for r in rows]
+
+    def documents(self, store_id: str | None, business_day: date | None, after: tuple[str, int] | None,
+                  limit: int) -> list[IssuedDocument]:
+        """Invoices and credit notes by number (series, then sequence), after the number ``after``."""
+        clauses, params = [], []
+        if after is not None:
+            clauses.append("(series > ? OR (series = ? AND sequence > ?))")
+            params += [after[0], after[0], after[1]]
+        for column, value in (("store_id", store_id),
+                              ("business_day", business_day.isoformat() if business_day else None)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents {where} ORDER BY series, sequence LIMIT ?",
+                                (*params, limit))
         return [_document(r) for r in rows]
 
     def document(self, number: str) -> IssuedDocument | None:

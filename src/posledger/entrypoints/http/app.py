@@ -11,9 +11,9 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -42,12 +42,21 @@ from posledger.app.access import (
 from posledger.app.boundaries import StoreScope
 from posledger.app.ingest import IngestResult, Problem, Undecodable, ingest
 from posledger.app.master_data import catalog_since, load_master_data, upsert_entry
-from posledger.app.ports import AuditEntry, EntryLineRow, StockRow, TokenRecord, UnitOfWork
+from posledger.app.ports import (
+    AuditEntry,
+    EntryLineRow,
+    IssuedDocument,
+    StockRow,
+    StoredEvent,
+    TokenRecord,
+    UnitOfWork,
+)
 from posledger.app.posting import PostingEngine
 from posledger.app.queries import (
     EXCEPTION_STATUSES,
     EXCEPTION_TYPES,
     event_status,
+    exception_json,
     list_exceptions,
     resolve_exception,
     stock_report,
@@ -59,8 +68,10 @@ from posledger.bootstrap import App
 from posledger.domain.accounts import CHART
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
-from posledger.domain.fields import parse_day, plain_text
+from posledger.domain.events import EVENT_TYPES
+from posledger.domain.fields import parse_day, parse_timestamp, plain_text
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
+from posledger.domain.posting.model import parse_document_number
 from posledger.entrypoints.http.access_log import RequestLog
 from posledger.entrypoints.http.auth import RateGate, TokenUse, client_of, principal_of
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
@@ -507,6 +518,25 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
                              "accepted": counts["accepted"], "duplicate": counts["duplicate"],
                              "rejected": counts["rejected"], "conflict": counts["conflict"]}, status_code=202)
 
+    @api.get("/v1/events", summary="Events in log order (cursor paginated)")
+    def list_events(principal: Auth, store_id: str | None = None, status: str | None = None,
+                    type: str | None = None, since: str | None = None, cursor: str | None = None,
+                    limit: PageLimit = 100) -> dict[str, Any]:
+        if store_id is None and principal.store_id is not None:
+            store_id = principal.store_id  # a device or manager lists its own store's
+        principal.require_read(store_id)
+        _one_of(status, ("accepted", "posted", "exception"), "status")
+        _one_of(type, EVENT_TYPES, "type")
+        after, accepted_since = _after(cursor), _since(since)
+
+        def work(uow: UnitOfWork) -> list[StoredEvent]:
+            _require_known(uow, "stores", store_id, "store_id")
+            return uow.events.page(store_id=store_id, status=status, type=type, since=accepted_since,
+                                   after=after, limit=limit)
+
+        events = application.uow.run(work, read_only=True, operation="events")
+        return _page([_event_summary(e) for e in events], limit, lambda last: str(last["offset"]))
+
     @api.get("/v1/events/{event_id}", summary="An event's status and what it posted")
     def get_event(event_id: str, principal: Auth, store_id: str | None = None) -> dict[str, Any]:
         def work(uow: UnitOfWork) -> dict[str, Any] | None:
@@ -734,6 +764,25 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         "application/xml": {"schema": {"type": "string"}}}}}
 
+    @api.get("/v1/invoices", summary="Invoices and credit notes by number (cursor paginated)")
+    def list_invoices(principal: Auth, store_id: str | None = None, business_day: str | None = None,
+                      cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
+        if store_id is None and principal.store_id is not None:
+            store_id = principal.store_id
+        principal.require_read(store_id)
+        day = _day(business_day, "business_day")
+        after = parse_document_number(cursor) if cursor else None
+        if cursor and after is None:
+            raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
+                               "cursor")
+
+        def work(uow: UnitOfWork) -> list[IssuedDocument]:
+            _require_known(uow, "stores", store_id, "store_id")
+            return uow.queries.documents(store_id, day, after, limit)
+
+        documents = application.uow.run(work, read_only=True, operation="invoices")
+        return _page([_document_summary(d) for d in documents], limit, lambda last: str(last["number"]))
+
     @api.get("/v1/invoices/{number}", summary="An invoice or credit note: JSON, PDF or UBL XML by Accept",
              responses=invoice_responses)
     def get_invoice(number: str, principal: Auth, request: Request) -> Response:
@@ -757,10 +806,9 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
             "original_number": document.draft.original_number, "total": document.draft.total,
             "tax": document.draft.tax, **document.draft.body})
 
-    @api.get("/v1/exceptions", summary="Sales-audit and integration exceptions")
+    @api.get("/v1/exceptions", summary="Sales-audit and integration exceptions (cursor paginated)")
     def get_exceptions(principal: Auth, status: str | None = None, type: str | None = None,
-                       store_id: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+                       store_id: str | None = None, cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
         principal.require("manager", "finance", "admin")
         if store_id is None and principal.role == "manager":
             store_id = principal.store_id
@@ -768,11 +816,25 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         _one_of(status, EXCEPTION_STATUSES, "status")
         _one_of(type, EXCEPTION_TYPES, "type")
 
+        after = _after(cursor)
+
         def work(uow: UnitOfWork) -> list[dict[str, Any]]:
             _require_known(uow, "stores", store_id, "store_id")
-            return list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit)
+            return list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit, after=after)
 
-        return {"exceptions": application.uow.run(work, read_only=True, operation="exceptions")}
+        found = application.uow.run(work, read_only=True, operation="exceptions")
+        return _page(found, limit, lambda last: str(last["id"]))
+
+    @api.get("/v1/exceptions/{exception_id}", summary="One exception")
+    def get_exception(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], principal: Auth) -> dict[str, Any]:
+        principal.require("manager", "finance", "admin")
+        record = application.uow.run(lambda uow: uow.exceptions.get(exception_id), read_only=True,
+                                     operation="exception")
+        # Another store's exception is as absent as one that does not exist.
+        if record is None or not principal.may_read_store(record.store_id or None):
+            raise ProblemError(404, "not_found", "No such exception", f"no exception {exception_id}",
+                               "exception_id")
+        return exception_json(record)
 
     @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason")
     def post_resolve(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], document: dict[str, Any],
@@ -838,6 +900,50 @@ def _cursor(cursor: str | None) -> tuple[int, int]:
         raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
                            "cursor")
     return (int(entry), int(line))
+
+
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="Items a page (CONTRACT section 7: at most 1,000)")]
+
+
+def _after(cursor: str | None) -> int:
+    """An id cursor (opaque to clients: what next_cursor said)."""
+    if not cursor:
+        return 0
+    if not cursor.isdigit() or int(cursor) > MAX_ID:
+        raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
+                           "cursor")
+    return int(cursor)
+
+
+def _page(items: list[Any], limit: int, last: Callable[[Any], str]) -> dict[str, Any]:
+    """CONTRACT section 7's list shape: ``items`` and ``next_cursor`` (None on the last page)."""
+    return {"items": items, "next_cursor": last(items[-1]) if len(items) == limit else None}
+
+
+def _since(value: str | None) -> str | None:
+    """An RFC 3339 time as the log writes accepted_at (UTC, milliseconds), to compare as text."""
+    if value is None:
+        return None
+    try:
+        moment = parse_timestamp(value, "since")
+    except InvalidInput as error:
+        raise ProblemError(422, "invalid_request", "Invalid query parameter", error.detail, "since") from None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _event_summary(stored: StoredEvent) -> dict[str, Any]:
+    return {"event_id": stored.event_id, "store_id": stored.store_id, "type": stored.type,
+            "status": stored.status, "register_id": stored.register_id, "seq": stored.seq,
+            "offset": stored.offset, "accepted_at": stored.accepted_at,
+            "self": f"/v1/events/{stored.event_id}?store_id={stored.store_id}"}
+
+
+def _document_summary(document: IssuedDocument) -> dict[str, Any]:
+    draft = document.draft
+    return {"number": document.number, "kind": draft.kind, "store_id": draft.store_id,
+            "business_day": draft.business_day.isoformat(), "event_id": document.event_id,
+            "original_number": draft.original_number, "total": draft.total, "tax": draft.tax,
+            "currency": draft.body.get("currency"), "self": f"/v1/invoices/{document.number}"}
 
 
 def _count_open(application: App) -> dict[str, int]:

@@ -1,0 +1,53 @@
+"""Everything that can be written can be listed (CONTRACT sections 7 and 16): events, invoices
+and exceptions page with limit and an opaque cursor; 2,500 of each paged by 1,000 come back
+each exactly once, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Server
+from tests.support.builders import line, sale, tender
+
+
+def _all(client: httpx.Client, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    items: list[dict[str, Any]] = []
+    pages, cursor = 0, None
+    while True:
+        response = client.get(path, params={**params, "limit": 1000, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+
+
+def test_2500_events_invoices_and_exceptions_page_by_1000_each_exactly_once(server: Server) -> None:
+    # Each sale's tax is a cent off: 2,500 tax_mismatch exceptions as well as 2,500 invoices.
+    sales = [sale([line("A", 1, 1299, tax=116)], [tender("card", 1415)], receipt_no=f"L-{n}",
+                  event_id=f"S1-R1-L{n:05d}", seq=n + 1) for n in range(2500)]
+    with server.client() as admin:
+        for start in range(0, 2500, 1000):
+            assert admin.post("/v1/events", json=sales[start:start + 1000]).json()["accepted"] == len(
+                sales[start:start + 1000])
+        server.wait_posted(sales[-1]["event_id"], timeout=60)
+        events, pages = _all(admin, "/v1/events", store_id="S1", status="posted")
+        assert pages == 3 and [e["event_id"] for e in events] == [s["event_id"] for s in sales]
+        invoices, _ = _all(admin, "/v1/invoices", store_id="S1")
+        numbers = [i["number"] for i in invoices]
+        assert len(numbers) == len(set(numbers)) == 2500 and numbers == sorted(numbers)
+        exceptions, _ = _all(admin, "/v1/exceptions", type="tax_mismatch")
+        ids = [e["id"] for e in exceptions]
+        assert len(ids) == len(set(ids)) == 2500 and ids == sorted(ids)
+        one = admin.get(f"/v1/exceptions/{ids[0]}").json()
+        assert one["type"] == "tax_mismatch" and one["id"] == ids[0]
+        assert admin.get("/v1/exceptions/999999").status_code == 404
+        assert admin.get("/v1/events", params={"limit": 1001}).status_code == 422
+        assert admin.get("/v1/events", params={"cursor": "not-a-cursor"}).json()["code"] == "invalid_request"
+    with server.client("device_s2") as other:  # another store lists its own, none of S1's
+        assert other.get("/v1/events").json()["items"] == []
+        assert other.get("/v1/events", params={"store_id": "S1"}).status_code == 403
