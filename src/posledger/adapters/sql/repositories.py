@@ -46,6 +46,15 @@ def _event(row: Row) -> StoredEvent:
     return StoredEvent(*row)
 
 
+def _where(clauses: list[str], params: list[Any], equal: tuple[tuple[str, Any], ...]) -> tuple[str, list[Any]]:
+    """``clauses`` and ``column = ?`` for each of ``equal`` whose value is not None, as a WHERE."""
+    for column, value in equal:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
 def _ints_by_key(db: Database, select: str, keys: list[str]) -> dict[str, int]:
     """``select`` (a key and an integer per row; ``{marks}`` where the IN list goes) for
     ``keys``, 500 at a time."""
@@ -644,14 +653,8 @@ class SqlExceptions:
     def list(self, *, status: str | None = None, type: str | None = None,
              store_id: str | None = None, event_id: str | None = None,
              limit: int = 1000, after: int = 0) -> list[ExceptionRecord]:
-        clauses: list[str] = ["id > ?"]
-        params: list[Any] = [after]
-        for column, value in (("status", status), ("type", type), ("store_id", store_id),
-                              ("event_id", event_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(["id > ?"], [after], (("status", status), ("type", type), ("store_id", store_id),
+                                                     ("event_id", event_id)))
         rows = self.db.fetchall(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions {where} ORDER BY id LIMIT ?",
                                 (*params, limit))
         return [_exception(r) for r in rows]
@@ -867,16 +870,10 @@ class SqlQueries:
     def documents(self, store_id: str | None, business_day: date | None, after: tuple[str, int] | None,
                   limit: int) -> list[IssuedDocument]:
         """Invoices and credit notes by number (series, then sequence), after the number ``after``."""
-        clauses, params = [], []
-        if after is not None:
-            clauses.append("(series > ? OR (series = ? AND sequence > ?))")
-            params += [after[0], after[0], after[1]]
-        for column, value in (("store_id", store_id),
-                              ("business_day", business_day.isoformat() if business_day else None)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(
+            ["(series > ? OR (series = ? AND sequence > ?))"] if after else [],
+            [after[0], after[0], after[1]] if after else [],
+            (("store_id", store_id), ("business_day", business_day.isoformat() if business_day else None)))
         rows = self.db.fetchall(f"SELECT {_DOC_COLUMNS} FROM documents {where} ORDER BY series, sequence LIMIT ?",
                                 (*params, limit))
         return [_document(r) for r in rows]
