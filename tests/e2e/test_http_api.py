@@ -205,6 +205,19 @@ MATRIX: list[tuple[str, str, str, Any, dict[str | None, Any]]] = [
     ("put tax rule", "PUT", "/v1/tax-rules/NY/ZERO", {"tax_region": "NY", "tax_code": "ZERO", "rate": "0"},
      {"admin": OK}),
     ("bulk master data", "POST", "/v1/master-data", {"items": []}, {"admin": OK}),
+    # Master data reads: the catalog for every token; a store, its registers and locations for
+    # its own store's tokens (another store's is as absent) and finance.
+    *[(f"list {kind}", "GET", f"/v1/{kind}", None, {r: OK for r in ROLES if r})
+      for kind in ("stores", "registers", "locations", "items", "tax-rules", "promotions")],
+    ("store S1", "GET", "/v1/stores/S1", None,
+     {"device": OK, "manager": OK, "finance": OK, "admin": OK, "device_s2": 404, "manager_s2": 404}),
+    ("register of S1", "GET", "/v1/registers/S1-R1", None,
+     {"device": OK, "manager": OK, "finance": OK, "admin": OK, "device_s2": 404, "manager_s2": 404}),
+    ("location of S1", "GET", "/v1/locations/S1-BACK", None,
+     {"device": OK, "manager": OK, "finance": OK, "admin": OK, "device_s2": 404, "manager_s2": 404}),
+    ("item", "GET", "/v1/items/A", None, {r: OK for r in ROLES if r}),
+    ("tax rule", "GET", "/v1/tax-rules/NY/STD", None, {r: OK for r in ROLES if r}),
+    ("promotion", "GET", "/v1/promotions/P10", None, {r: OK for r in ROLES if r}),
     ("catalog", "GET", "/v1/catalog", None,
      {r: OK for r in ROLES if r}),
     ("trial balance S1", "GET", "/v1/ledger/trial-balance?store_id=S1", None,

@@ -51,3 +51,24 @@ def test_2500_events_invoices_and_exceptions_page_by_1000_each_exactly_once(serv
     with server.client("device_s2") as other:  # another store lists its own, none of S1's
         assert other.get("/v1/events").json()["items"] == []
         assert other.get("/v1/events", params={"store_id": "S1"}).status_code == 403
+
+
+def test_master_data_reads_back_and_lists_with_a_store_token_seeing_its_own(server: Server) -> None:
+    with server.client() as admin, server.client("device_s2") as device_s2:
+        stores, _ = _all(admin, "/v1/stores")
+        assert [s["store_id"] for s in stores] == sorted(s["store_id"] for s in stores) and len(stores) >= 3
+        assert admin.get("/v1/items/A").json()["sku"] == "A"
+        assert admin.get("/v1/tax-rules/NY/STD").json()["rate"] == "0.08875"
+        assert admin.get("/v1/items/NOPE").status_code == 404
+        assert [r["register_id"] for r in device_s2.get("/v1/registers").json()["items"]] == ["S2-R1"]
+        assert [s["store_id"] for s in device_s2.get("/v1/stores").json()["items"]] == ["S2"]
+        assert device_s2.get("/v1/stores/S1").status_code == 404
+        # Paging: one a page, each once.
+        first = admin.get("/v1/items", params={"limit": 1}).json()
+        second = admin.get("/v1/items", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+        assert first["items"][0]["sku"] < second["items"][0]["sku"]
+        # The old internal parameter is gone: ?kind= cannot turn an item PUT into a store.
+        put = admin.put("/v1/items/S103", params={"kind": "stores"},
+                        json={"sku": "S103", "tax_code": "STD", "price": 100})
+        assert put.status_code == 200 and put.json()["kind"] == "items"
+        assert admin.get("/v1/stores/S103").status_code == 404

@@ -687,6 +687,12 @@ class SqlMasterData:
                         (kind, key, body, version, at))
         return version
 
+    def page(self, kind: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """(key, body) of ``kind`` in key order, after the key ``after``."""
+        rows = self.db.fetchall("SELECT key, body FROM master_data WHERE kind = ? AND key > ? ORDER BY key LIMIT ?",
+                                (kind, after, limit))
+        return [(r[0], r[1]) for r in rows]
+
     def snapshot_rows(self, kinds: tuple[str, ...] | None = None) -> list[tuple[str, str, str]]:
         if kinds is None:
             rows = self.db.fetchall("SELECT kind, key, body FROM master_data")

@@ -574,9 +574,11 @@ def _event_store(uow: UnitOfWork, principal: Principal, event_id: str, store_id:
     return stores[0] if stores else None
 
 
-_MASTER_ROUTES = (("stores", "/v1/stores/{key}"), ("registers", "/v1/registers/{key}"),
-                  ("locations", "/v1/locations/{key}"), ("items", "/v1/items/{key}"),
-                  ("promotions", "/v1/promotions/{key}"))
+# kind, collection path, operation name's noun (one of them)
+_MASTER_ROUTES = (("stores", "/v1/stores", "Store"), ("registers", "/v1/registers", "Register"),
+                  ("locations", "/v1/locations", "Location"), ("items", "/v1/items", "Item"),
+                  ("promotions", "/v1/promotions", "Promotion"))
+_STORE_SCOPED_KINDS = ("stores", "registers", "locations")  # a device or manager reads its own store's
 
 
 def _master_routes(api: FastAPI, application: App) -> None:
@@ -589,15 +591,64 @@ def _master_routes(api: FastAPI, application: App) -> None:
         return {"kind": kind, "key": key, "changed": bool(report.changed), "version": report.version,
                 "released": report.released}
 
-    for kind, path in _MASTER_ROUTES:
-        def handler(key: str, document: dict[str, Any], principal: Auth, kind: str = kind) -> dict[str, Any]:
+    def readable(principal: Principal, kind: str, body: dict[str, Any]) -> bool:
+        if kind not in _STORE_SCOPED_KINDS or principal.store_id is None:
+            return True
+        return body.get("store_id") == principal.store_id
+
+    def read_one(kind: str, key: str, principal: Principal) -> dict[str, Any]:
+        text = application.uow.run(lambda uow: uow.master.body_of(kind, key), read_only=True,
+                                   operation="master data")
+        body = json.loads(text) if text is not None else None
+        if body is None or not readable(principal, kind, body):  # another store's is as absent
+            noun = kind.rstrip("s").replace("_", " ")
+            raise ProblemError(404, "not_found", f"No such {noun}", f"no {noun} {key} in master data", "key")
+        return dict(body)
+
+    def read_page(kind: str, principal: Principal, cursor: str, limit: int) -> dict[str, Any]:
+        items: list[dict[str, Any]] = []
+        after = cursor
+        while len(items) < limit:  # a scoped token skips other stores' entries; pages stay full
+            rows = application.uow.run(lambda uow: uow.master.page(kind, after, limit), read_only=True,
+                                       operation="master data")
+            items += [body for _, text in rows if readable(principal, kind, body := json.loads(text))][
+                :limit - len(items)]
+            if len(rows) < limit:
+                return {"items": items, "next_cursor": None}
+            after = rows[-1][0]
+        return {"items": items, "next_cursor": entry_key_of(kind, items[-1])}
+
+    def routes_of(kind: str, path: str, noun: str) -> None:
+        def put_one(key: str, document: dict[str, Any], principal: Auth) -> dict[str, Any]:
             return upsert(kind, key, document, principal)
 
-        api.put(path, summary=f"Create or replace one of {kind}")(handler)
+        def get_one(key: str, principal: Auth) -> dict[str, Any]:
+            return read_one(kind, key, principal)
 
-    @api.put("/v1/tax-rules/{region}/{code}", summary="Create or replace a tax rule")
+        def get_page(principal: Auth, cursor: Annotated[str, Query(max_length=200)] = "",
+                     limit: PageLimit = 100) -> dict[str, Any]:
+            return read_page(kind, principal, cursor, limit)
+
+        api.put(f"{path}/{{key}}", summary=f"Create or replace one of {kind}",
+                operation_id=f"put{noun}")(put_one)
+        api.get(f"{path}/{{key}}", summary=f"One of {kind}", operation_id=f"get{noun}")(get_one)
+        api.get(path, summary=f"Every one of {kind} (cursor paginated)", operation_id=f"list{noun}s")(get_page)
+
+    for kind, path, noun in _MASTER_ROUTES:
+        routes_of(kind, path, noun)
+
+    @api.put("/v1/tax-rules/{region}/{code}", summary="Create or replace a tax rule", operation_id="putTaxRule")
     def put_tax_rule(region: str, code: str, document: dict[str, Any], principal: Auth) -> dict[str, Any]:
         return upsert("tax_rules", f"{region}/{code}", document, principal)
+
+    @api.get("/v1/tax-rules/{region}/{code}", summary="One tax rule", operation_id="getTaxRule")
+    def get_tax_rule(region: str, code: str, principal: Auth) -> dict[str, Any]:
+        return read_one("tax_rules", f"{region}/{code}", principal)
+
+    @api.get("/v1/tax-rules", summary="Every tax rule (cursor paginated)", operation_id="listTaxRules")
+    def list_tax_rules(principal: Auth, cursor: Annotated[str, Query(max_length=200)] = "",
+                       limit: PageLimit = 100) -> dict[str, Any]:
+        return read_page("tax_rules", principal, cursor, limit)
 
     @api.post("/v1/master-data", summary="Bulk master data: every key optional")
     def post_master_data(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
@@ -944,6 +995,14 @@ def _document_summary(document: IssuedDocument) -> dict[str, Any]:
             "business_day": draft.business_day.isoformat(), "event_id": document.event_id,
             "original_number": draft.original_number, "total": draft.total, "tax": draft.tax,
             "currency": draft.body.get("currency"), "self": f"/v1/invoices/{document.number}"}
+
+
+def entry_key_of(kind: str, body: dict[str, Any]) -> str:
+    """A master-data entry's key as stored (a tax rule's is ``region/code``)."""
+    if kind == "tax_rules":
+        return f"{body['tax_region']}/{body['tax_code']}"
+    return str(body[{"stores": "store_id", "registers": "register_id", "locations": "location_id",
+                     "items": "sku", "promotions": "promo_id"}[kind]])
 
 
 def _count_open(application: App) -> dict[str, int]:
