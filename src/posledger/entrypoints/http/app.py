@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import msgspec
@@ -609,8 +610,8 @@ def _master_routes(api: FastAPI, application: App) -> None:
         items: list[dict[str, Any]] = []
         after = cursor
         while len(items) < limit:  # a scoped token skips other stores' entries; pages stay full
-            rows = application.uow.run(lambda uow: uow.master.page(kind, after, limit), read_only=True,
-                                       operation="master data")
+            rows = application.uow.run(partial(_master_page, kind=kind, after=after, limit=limit),
+                                       read_only=True, operation="master data")
             items += [body for _, text in rows if readable(principal, kind, body := json.loads(text))][
                 :limit - len(items)]
             if len(rows) < limit:
@@ -995,6 +996,10 @@ def _document_summary(document: IssuedDocument) -> dict[str, Any]:
             "business_day": draft.business_day.isoformat(), "event_id": document.event_id,
             "original_number": draft.original_number, "total": draft.total, "tax": draft.tax,
             "currency": draft.body.get("currency"), "self": f"/v1/invoices/{document.number}"}
+
+
+def _master_page(uow: UnitOfWork, *, kind: str, after: str, limit: int) -> list[tuple[str, str]]:
+    return uow.master.page(kind, after, limit)
 
 
 def entry_key_of(kind: str, body: dict[str, Any]) -> str:
