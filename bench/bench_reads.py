@@ -132,7 +132,7 @@ def measure(built: dict[str, Any]) -> dict[str, float]:
             except httpx.TransportError:
                 time.sleep(0.1)
         last_day = client.get("/v1/ledger/entries", params={"limit": 1, "account": "4000"}).json()
-        day = last_day["lines"][0]["business_day"] if last_day.get("lines") else "2026-01-02"
+        day = last_day["items"][0]["business_day"] if last_day.get("items") else "2026-01-02"
 
         def get(path: str, **params: Any) -> Callable[[], Any]:
             def call() -> Any:

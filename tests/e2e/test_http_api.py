@@ -31,7 +31,7 @@ def test_an_event_is_accepted_then_posted_with_links(server: Server) -> None:
     with server.client("finance") as finance:
         invoice = finance.get("/v1/invoices/S1-INV-00000001").json()
         assert invoice["kind"] == "invoice" and invoice["totals"]["gross"] == 1414
-        lines = finance.get("/v1/ledger/entries", params={"event_id": "S1-R1-1"}).json()["lines"]
+        lines = finance.get("/v1/ledger/entries", params={"event_id": "S1-R1-1"}).json()["items"]
         assert sum(ln["debit"] for ln in lines) == sum(ln["credit"] for ln in lines) > 0
         balance = finance.get("/v1/ledger/trial-balance", params={"store_id": "S1"}).json()
         assert balance["totals"]["debit"] == balance["totals"]["credit"]

@@ -140,7 +140,7 @@ def test_an_event_id_is_unique_within_its_store_only(server: Server) -> None:
         assert ambiguous.json()["code"] == "ambiguous_event_id" and ambiguous.json()["stores"] == ["S1", "S2"]
         chosen = finance.get(f"/v1/events/{squatted}", params={"store_id": "S2"}).json()
         assert chosen["store_id"] == "S2" and chosen["links"]["self"].endswith("store_id=S2")
-        entries = finance.get(chosen["links"]["journal_entries"]).json()["lines"]
+        entries = finance.get(chosen["links"]["journal_entries"]).json()["items"]
         assert entries and {(ln["event_id"], ln["store_id"]) for ln in entries} == {(squatted, "S2")}
         assert finance.get("/v1/ledger/entries", params={"event_id": squatted}).status_code == 409
         assert finance.get(f"/v1/events/{squatted}", params={"store_id": "S3"}).status_code == 404

@@ -28,7 +28,7 @@ def test_create_list_use_revoke_and_expire(server: Server) -> None:
         listed = admin.get("/v1/tokens")
         assert listed.status_code == 200
         assert body["token"] not in listed.text  # never the secret
-        mine = next(record for record in listed.json()["tokens"] if record["token_id"] == body["token_id"])
+        mine = next(record for record in listed.json()["items"] if record["token_id"] == body["token_id"])
         assert mine["role"] == "device" and mine["store_id"] == "S1" and mine["last_used_at"] is not None
         assert not mine["revoked"]
 
@@ -52,11 +52,11 @@ def test_create_list_use_revoke_and_expire(server: Server) -> None:
             assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
         # The listing pages with a cursor.
         first = admin.get("/v1/tokens", params={"limit": 2}).json()
-        assert len(first["tokens"]) == 2 and first["next_cursor"] == first["tokens"][-1]["token_id"]
+        assert len(first["items"]) == 2 and first["next_cursor"] == first["items"][-1]["token_id"]
         rest = admin.get("/v1/tokens", params={"cursor": first["next_cursor"], "limit": 1000}).json()
-        ids = [record["token_id"] for record in first["tokens"] + rest["tokens"]]
+        ids = [record["token_id"] for record in first["items"] + rest["items"]]
         assert ids == sorted(ids) and len(ids) == len(set(ids)) and rest["next_cursor"] is None
-        assert set(ids) == {record["token_id"] for record in admin.get("/v1/tokens?limit=1000").json()["tokens"]}
+        assert set(ids) == {record["token_id"] for record in admin.get("/v1/tokens?limit=1000").json()["items"]}
     with server.client("device") as device_client:
         assert device_client.get("/v1/tokens").status_code == 403
 

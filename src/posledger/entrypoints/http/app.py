@@ -692,7 +692,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         principal.require("admin")
         records = list_tokens(application.uow, after=cursor, limit=limit)
-        return {"tokens": [_token_json(record) for record in records],
+        return {"items": [_token_json(record) for record in records],
                 "next_cursor": records[-1].token_id if len(records) == limit else None}
 
     @api.delete("/v1/tokens/{token_id}", summary="Revoke a token (from the next request, on every node)")
@@ -724,7 +724,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
     @api.get("/v1/ledger/entries", summary="Journal lines with their event_id (cursor paginated)")
     def get_entries(principal: Auth, account: str | None = None, store_id: str | None = None,
                     business_day: str | None = None, event_id: str | None = None, register_id: str | None = None,
-                    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+                    cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
         principal.require("manager", "finance", "admin")
         if store_id is None and principal.role == "manager":
             store_id = principal.store_id
@@ -755,7 +755,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                  "business_day": ln.business_day, "register_id": ln.register_id, "memo": ln.memo}
                 for ln in lines]
         next_cursor = f"{lines[-1].entry_id}.{lines[-1].line_no}" if len(lines) == limit else None
-        return {"lines": rows, "next_cursor": next_cursor}
+        return {"items": rows, "next_cursor": next_cursor}  # CONTRACT section 7's list shape
 
     @api.get("/v1/stock/{sku}", summary="On hand, reserved, ATP, unit cost and value")
     def get_stock(sku: str, principal: Auth, location_id: str | None = None) -> dict[str, Any]:
