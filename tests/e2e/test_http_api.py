@@ -241,6 +241,9 @@ MATRIX: list[tuple[str, str, str, Any, dict[str | None, Any]]] = [
     ("list events", "GET", "/v1/events", None, {r: OK for r in ROLES if r}),  # each token its own store's
     ("list events of S1", "GET", "/v1/events?store_id=S1", None,
      {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
+    ("list stock", "GET", "/v1/stock", None, {r: OK for r in ROLES if r}),  # each token its own store's
+    ("list stock of S1", "GET", "/v1/stock?store_id=S1", None,
+     {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
     ("list invoices of S1", "GET", "/v1/invoices?store_id=S1", None,
      {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
     ("resolve", "POST", "/v1/exceptions/1/resolve", {"reason": "x"}, {"finance": OK, "admin": OK}),

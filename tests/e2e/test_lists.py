@@ -72,3 +72,23 @@ def test_master_data_reads_back_and_lists_with_a_store_token_seeing_its_own(serv
                         json={"sku": "S103", "tax_code": "STD", "price": 100})
         assert put.status_code == 200 and put.json()["kind"] == "items"
         assert admin.get("/v1/stores/S103").status_code == 404
+
+
+def test_stock_lists_by_sku_and_location_and_a_store_token_sees_its_own(server: Server) -> None:
+    from tests.support.builders import receive
+
+    with server.client() as admin, server.client("device_s2") as device_s2:
+        receipts = [receive("A", 5, 600), receive("B", 7, 300), receive("A", 3, 600, location="S1-BACK"),
+                    receive("A", 9, 610, location="S2", store="S2")]
+        admin.post("/v1/events", json=receipts)
+        server.wait_posted(receipts[-1]["event_id"])
+        everything, _ = _all(admin, "/v1/stock")
+        assert [(r["sku"], r["location_id"]) for r in everything] == [
+            ("A", "S1"), ("A", "S1-BACK"), ("A", "S2"), ("B", "S1")]
+        paged = admin.get("/v1/stock", params={"limit": 2}).json()
+        rest = admin.get("/v1/stock", params={"limit": 2, "cursor": paged["next_cursor"]}).json()
+        assert [r["location_id"] for r in paged["items"] + rest["items"]] == ["S1", "S1-BACK", "S2", "S1"]
+        assert [r["on_hand"] for r in admin.get("/v1/stock", params={"location_id": "S1-BACK"}).json()["items"]] == [3]
+        assert [(r["sku"], r["store_id"]) for r in device_s2.get("/v1/stock").json()["items"]] == [("A", "S2")]
+        assert device_s2.get("/v1/stock", params={"location_id": "S1"}).status_code == 403
+        assert admin.get("/v1/stock", params={"cursor": "!!"}).status_code == 422

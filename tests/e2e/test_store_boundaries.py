@@ -151,6 +151,10 @@ def test_a_rejected_event_is_read_back_by_its_own_store_only(server: Server) -> 
         bad = sale([line("A", 1, 1299, tax=115)], [tender("cash", 1414)], receipt_no="RJ-1", event_id="RJ-1")
         bad["seq"] = -1
         assert device.post("/v1/events", json=bad).status_code == 422
+        live = device.post("/v1/events", json=bad).json()
         status = device.get("/v1/events/RJ-1").json()
         assert status["status"] == "rejected" and status["problem"]["field"] == "seq"
+        # Read back, the problem has the shape it had when it was answered.
+        assert {k: status["problem"][k] for k in ("type", "title", "status", "code", "field", "detail")} == {
+            k: live[k] for k in ("type", "title", "status", "code", "field", "detail")}
         assert device_s2.get("/v1/events/RJ-1").status_code == 404

@@ -10,14 +10,14 @@ import msgspec
 
 from posledger.app.clock import Clock
 from posledger.app.master_data import snapshot
-from posledger.app.ports import ExceptionRecord, UnitOfWork, UnitOfWorkFactory
+from posledger.app.ports import ExceptionRecord, StockRow, UnitOfWork, UnitOfWorkFactory
 from posledger.domain.accounts import account_name
 from posledger.domain.errors import InvalidInput
 from posledger.domain.fields import plain_text
 from posledger.domain.money import round_half_up
 from posledger.domain.pan import refuse_card_text
 
-__all__ = ["EXCEPTION_TYPES", "EXCEPTION_STATUSES", "trial_balance", "stock_report", "list_exceptions", "resolve_exception",
+__all__ = ["stock_json", "EXCEPTION_TYPES", "EXCEPTION_STATUSES", "trial_balance", "stock_report", "list_exceptions", "resolve_exception",
            "event_status", "check_invariants", "InvariantReport", "exception_json"]
 
 # Kept here for the callers that import them from the read side.
@@ -63,14 +63,19 @@ def _unit_cost(on_hand: int, value: int, last_value: int, last_qty: int) -> int:
 
 
 def stock_report(uow: UnitOfWork, sku: str | None = None, location_id: str | None = None) -> dict[str, Any]:
-    rows = []
-    for row in uow.queries.stock(sku, location_id):
-        p = row.position
-        rows.append({"sku": row.sku, "location_id": row.location_id, "on_hand": p.on_hand,
-                     "reserved": row.reserved, "atp": p.on_hand - row.reserved,
-                     "unit_cost": _unit_cost(p.on_hand, p.value, p.last_cost_value, p.last_cost_qty),
-                     "value": p.value})
-    return {"stock": rows}
+    return {"stock": [stock_json(row) for row in uow.queries.stock(sku, location_id)]}
+
+
+def stock_json(row: StockRow, *, with_store: bool = False) -> dict[str, Any]:
+    """A stock position as the contract's stock report shows it (``with_store``: and its store,
+    as the stock list does)."""
+    p = row.position
+    found: dict[str, Any] = {"sku": row.sku, "location_id": row.location_id}
+    if with_store:
+        found["store_id"] = row.store_id
+    return found | {"on_hand": p.on_hand, "reserved": row.reserved, "atp": p.on_hand - row.reserved,
+                    "unit_cost": _unit_cost(p.on_hand, p.value, p.last_cost_value, p.last_cost_qty),
+                    "value": p.value}
 
 
 def exception_json(record: ExceptionRecord) -> dict[str, Any]:
@@ -78,7 +83,7 @@ def exception_json(record: ExceptionRecord) -> dict[str, Any]:
 
 
 # Every exception type the hub raises (docs/concepts/exceptions.md); a filter naming another is a
-# 422, never an empty list (CONTRACT section 7). tests/unit/test_exception_types.py keeps it whole.
+# 422, never an empty list (CONTRACT section 7). tests/unit/test_codes_are_documented.py keeps it whole.
 EXCEPTION_TYPES = (
     "already_voided", "cash_variance", "currency_mismatch", "inactive_item", "invalid_stored_event",
     "negative_stock", "no_open_session", "original_line_not_found", "original_not_found", "original_voided",

@@ -124,7 +124,7 @@ def run_demo(application: App, console: Console, sales_per_register: int, *, por
                 progress.update(task, advance=len(rest[start:start + 50]))
         _wait_posted(client)
         waiting = client.get("/v1/exceptions", params={"status": "open", "type": "unknown_master_data"}).json()
-        console.print(f"{len(waiting['exceptions'])} event(s) wait for master data; PUT /v1/items/SKU-3001 now")
+        console.print(f"{len(waiting['items'])} event(s) wait for master data; PUT /v1/items/SKU-3001 now")
         item = scenario.late_master["items"][0]
         released = client.put(f"/v1/items/{item['sku']}", json=item).json()
         _wait_posted(client)

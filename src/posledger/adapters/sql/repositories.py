@@ -853,19 +853,19 @@ class SqlQueries:
         return [EntryLineRow(int(r[0]), int(r[1]), r[2], str(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
                 for r in rows]
 
-    def stock(self, sku: str | None, location_id: str | None) -> list[StockRow]:
-        clauses, params = [], []
-        for column, value in (("p.sku", sku), ("p.location_id", location_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    def stock(self, sku: str | None, location_id: str | None, *, store_id: str | None = None,
+              after: tuple[str, str] | None = None, limit: int | None = None) -> list[StockRow]:
+        """Positions by SKU and location; ``after`` (a SKU and location) and ``limit`` page them."""
+        where, params = _where(["(p.sku > ? OR (p.sku = ? AND p.location_id > ?))"] if after else [],
+                               [after[0], after[0], after[1]] if after else [],
+                               (("p.sku", sku), ("p.location_id", location_id), ("p.store_id", store_id)))
         # Reservations summed per returned position (their index), not all of them per read.
         rows = self.db.fetchall(
             "SELECT p.sku, p.location_id, p.store_id, p.on_hand, p.value, p.last_cost_value, "
             "p.last_cost_qty, (SELECT COALESCE(SUM(r.qty), 0) FROM reservations r WHERE r.sku = p.sku "
             "AND r.location_id = p.location_id AND r.status = 'active') FROM stock_positions p "
-            f"{where} ORDER BY p.sku, p.location_id", params)
+            f"{where} ORDER BY p.sku, p.location_id" + (" LIMIT ?" if limit else ""),
+            (*params, limit) if limit else params)
         return [StockRow(r[0], r[1], r[2], _position(r[3:7]), int(r[7])) for r in rows]
 
     def documents_for_event(self, event_offset: int) -> list[IssuedDocument]:

@@ -7,6 +7,7 @@ serialises them with the writers.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -22,6 +23,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -60,6 +62,7 @@ from posledger.app.queries import (
     exception_json,
     list_exceptions,
     resolve_exception,
+    stock_json,
     stock_report,
     trial_balance,
 )
@@ -79,7 +82,7 @@ from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.limits import FailedAuthentications, TokenBuckets
 from posledger.entrypoints.http.metrics import Metrics
 from posledger.entrypoints.http.posting_process import PostingProcess
-from posledger.entrypoints.http.problem_pages import problem_index, problem_page
+from posledger.entrypoints.http.problem_pages import PROBLEM_PAGES, problem_index, problem_page
 from posledger.entrypoints.http.problems import (
     PROBLEM_JSON,
     PROBLEM_RESPONSES,
@@ -242,7 +245,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
 
     api = FastAPIOffline(title="posledger", version="1", lifespan=lifespan, responses=PROBLEM_RESPONSES, description=(
         "POS events in; stock ledger, general ledger and invoices out, exactly once. "
-        "Errors are RFC 9457 problem details with the field at fault."))
+        "Errors are RFC 9457 problem details with the field at fault."), generate_unique_id_function=_operation_id)
     api.state.posledger = application
     api.state.admin_token = admin_token
     api.state.token_use = TokenUse()
@@ -355,6 +358,13 @@ def _decode_one(part: msgspec.Raw) -> Any:
         return Undecodable(str(error))
 
 
+def _operation_id(route: APIRoute) -> str:
+    """An operation's name in the OpenAPI document, as a generated client's method is called:
+    ``post_events`` is ``postEvents`` (an operation_id given on the route wins)."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def _with_event_schemas(api: FastAPI) -> None:
     """The OpenAPI document gains the event types as the codec defines them (one schema per
     event type, a union discriminated by ``type``), so that clients can be generated from it and
@@ -370,6 +380,14 @@ def _with_event_schemas(api: FastAPI) -> None:
             components["Event"] = {"oneOf": union["anyOf"], "discriminator": union.get("discriminator",
                                                                                        {"propertyName": "type"})}
             schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            # Every operation but /health takes a bearer token (CONTRACT section 15).
+            schema["components"]["securitySchemes"] = {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API token: `posledger token create`, or POST /v1/tokens"}}
+            schema["security"] = [{"bearerAuth": []}]
+            health = schema.get("paths", {}).get("/health", {}).get("get")
+            if health is not None:
+                health["security"] = [{}, {"bearerAuth": []}]  # anonymous, or with readiness details
             api.openapi_schema = schema
         return api.openapi_schema
 
@@ -549,6 +567,12 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
             raise ProblemError(404, "not_found", "No such event", f"no event {event_id} was received"
                                + (f" from store {store_id}" if store_id else ""), "event_id")
         store = status["store_id"]
+        if status["status"] == "rejected":  # the stored problem in the shape a live one has
+            stored = status["problem"]
+            code = stored["type"]
+            status["problem"] = problem_body(409 if code == "conflict" else 422, code,
+                                             PROBLEM_PAGES.get(code, (0, "Invalid event"))[1], stored["detail"],
+                                             stored["field"])
         status["links"] = {
             "self": f"/v1/events/{event_id}?store_id={store}",
             "journal_entries": f"/v1/ledger/entries?event_id={event_id}&store_id={store}",
@@ -664,7 +688,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
     def get_catalog(principal: Auth, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
         return application.uow.run(lambda uow: catalog_since(uow, since), read_only=True, operation="read")
 
-    @api.post("/v1/tokens", status_code=201, summary="Create an API token (its secret shown once)")
+    @api.post("/v1/tokens", status_code=201, summary="Create an API token (its secret shown once)", operation_id="createToken")
     def post_token(document: dict[str, Any], principal: Auth) -> dict[str, Any]:
         principal.require("admin")
         role, store_id, expires_at = document.get("role"), document.get("store_id"), document.get("expires_at")
@@ -687,7 +711,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
         return {"entries": [_audit_json(entry) for entry in entries],
                 "next_since": entries[-1].id if entries else since}
 
-    @api.get("/v1/tokens", summary="API tokens, without their secrets")
+    @api.get("/v1/tokens", summary="API tokens, without their secrets", operation_id="listTokens")
     def get_tokens(principal: Auth, cursor: Annotated[str, Query(max_length=64)] = "",
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         principal.require("admin")
@@ -695,7 +719,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
         return {"items": [_token_json(record) for record in records],
                 "next_cursor": records[-1].token_id if len(records) == limit else None}
 
-    @api.delete("/v1/tokens/{token_id}", summary="Revoke a token (from the next request, on every node)")
+    @api.delete("/v1/tokens/{token_id}", summary="Revoke a token (from the next request, on every node)", operation_id="revokeToken")
     def delete_token(token_id: str, principal: Auth) -> dict[str, Any]:
         principal.require("admin")
         try:
@@ -721,7 +745,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
 
         return application.uow.run(work, read_only=True, operation="trial balance")
 
-    @api.get("/v1/ledger/entries", summary="Journal lines with their event_id (cursor paginated)")
+    @api.get("/v1/ledger/entries", summary="Journal lines with their event_id (cursor paginated)", operation_id="listEntries")
     def get_entries(principal: Auth, account: str | None = None, store_id: str | None = None,
                     business_day: str | None = None, event_id: str | None = None, register_id: str | None = None,
                     cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
@@ -756,6 +780,25 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                 for ln in lines]
         next_cursor = f"{lines[-1].entry_id}.{lines[-1].line_no}" if len(lines) == limit else None
         return {"items": rows, "next_cursor": next_cursor}  # CONTRACT section 7's list shape
+
+    @api.get("/v1/stock", summary="Stock positions by SKU and location (cursor paginated)")
+    def list_stock(principal: Auth, location_id: str | None = None, store_id: str | None = None,
+                   cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
+        if store_id is None and principal.store_id is not None:
+            store_id = principal.store_id  # a device or manager lists its own store's
+        principal.require_read(store_id)
+        if location_id is not None:
+            scope.refuse_foreign_location(principal, location_id, "location_id")
+        after = _pair_cursor(cursor)
+
+        def work(uow: UnitOfWork) -> list[StockRow]:
+            _require_known(uow, "stores", store_id, "store_id")
+            _require_known(uow, "locations", location_id, "location_id")
+            return uow.queries.stock(None, location_id, store_id=store_id, after=after, limit=limit)
+
+        rows = application.uow.run(work, read_only=True, operation="stock")
+        return _page([stock_json(row, with_store=True) for row in rows], limit,
+                     lambda last: _opaque([last["sku"], last["location_id"]]))
 
     @api.get("/v1/stock/{sku}", summary="On hand, reserved, ATP, unit cost and value")
     def get_stock(sku: str, principal: Auth, location_id: str | None = None) -> dict[str, Any]:
@@ -858,7 +901,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
             "original_number": document.draft.original_number, "total": document.draft.total,
             "tax": document.draft.tax, **document.draft.body})
 
-    @api.get("/v1/exceptions", summary="Sales-audit and integration exceptions (cursor paginated)")
+    @api.get("/v1/exceptions", summary="Sales-audit and integration exceptions (cursor paginated)", operation_id="listExceptions")
     def get_exceptions(principal: Auth, status: str | None = None, type: str | None = None,
                        store_id: str | None = None, cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
         principal.require("manager", "finance", "admin")
@@ -888,7 +931,7 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                                "exception_id")
         return exception_json(record)
 
-    @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason")
+    @api.post("/v1/exceptions/{exception_id}/resolve", summary="Resolve an exception with a reason", operation_id="resolveException")
     def post_resolve(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], document: dict[str, Any],
                      principal: Auth) -> dict[str, Any]:
         principal.require("finance", "admin")
@@ -970,6 +1013,24 @@ def _after(cursor: str | None) -> int:
 def _page(items: list[Any], limit: int, last: Callable[[Any], str]) -> dict[str, Any]:
     """CONTRACT section 7's list shape: ``items`` and ``next_cursor`` (None on the last page)."""
     return {"items": items, "next_cursor": last(items[-1]) if len(items) == limit else None}
+
+
+def _opaque(parts: list[str]) -> str:
+    """A cursor of several keys, opaque to clients (base64url of their JSON)."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _pair_cursor(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        parts = None
+    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(part, str) for part in parts)):
+        raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
+                           "cursor")
+    return parts[0], parts[1]
 
 
 def _since(value: str | None) -> str | None:
