@@ -246,6 +246,10 @@ MATRIX: list[tuple[str, str, str, Any, dict[str | None, Any]]] = [
      {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
     ("list invoices of S1", "GET", "/v1/invoices?store_id=S1", None,
      {"device": OK, "manager": OK, "finance": OK, "admin": OK}),
+    ("day summary of S1", "GET", "/v1/stores/S1/days/2026-11-22", None,
+     {"manager": OK, "finance": OK, "admin": OK}),
+    ("sessions of an S1 register", "GET", "/v1/registers/S1-R1/sessions", None,
+     {"manager": OK, "finance": OK, "admin": OK, "manager_s2": 404}),  # another store's is as absent
     ("resolve", "POST", "/v1/exceptions/1/resolve", {"reason": "x"}, {"finance": OK, "admin": OK}),
     ("create token", "POST", "/v1/tokens", {"role": "finance", "name": "x"}, {"admin": OK}),
     ("list tokens", "GET", "/v1/tokens", None, {"admin": OK}),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,6 +107,14 @@ def _storable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+def _storable_errors(problem: Problem) -> str | None:
+    """Every field error of a refused document, as the rejection keeps them (JSON text)."""
+    if not problem.errors:
+        return None
+    return json.dumps([{"field": _storable(e.field), "code": e.code, "detail": _storable(e.detail)}
+                       for e in problem.errors])
+
+
 def ingest(uow_factory: UnitOfWorkFactory, documents: Sequence[Any], *, clock: Clock,
            source: str = "api", cache: EventCache | None = None,
            partitions: int = DEFAULT_PARTITIONS) -> list[IngestResult]:
@@ -180,7 +189,7 @@ def check(documents: Sequence[Any], now: str, source: str) -> Checked:
                 rejections.append(Rejection(outcome.event_id, now, outcome.problem.type,
                                             _storable(outcome.problem.field or "(body)"),
                                             _storable(outcome.problem.detail), source,
-                                            _safe_store_id(document)))
+                                            _safe_store_id(document), _storable_errors(outcome.problem)))
         else:
             valid.append((index, *outcome))
     return Checked(now, source, results, valid, rejections)

@@ -16,7 +16,7 @@ from posledger.domain.journal import JournalEntry
 from posledger.domain.posting import DocumentDraft, Drawer, SaleRecord, StockMove
 
 __all__ = [
-    "EventKey", "NewEvent", "StoredEvent", "WriteConflict", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
+    "EventKey", "NewEvent", "SessionRow", "StoredEvent", "WriteConflict", "Rejection", "SequenceGap", "ExceptionRecord", "IssuedDocument",
     "PostingWrites", "EventLog", "Parking", "Ledger", "Exceptions", "MasterDataStore",
     "Reservations", "Queries", "Tokens", "UnitOfWork", "UnitOfWorkFactory", "TrialBalanceRow",
     "StockRow", "EntryLineRow", "LedgerRows",
@@ -72,6 +72,7 @@ class Rejection:
     detail: str
     source: str
     store_id: str | None = None  # the store the refused document named, when it named one
+    errors: str | None = None  # JSON: every field error, [{field, code, detail}] (CONTRACT section 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,9 @@ class PostingWrites(msgspec.Struct):
     series: dict[str, int] = msgspec.field(default_factory=dict)
     sales: dict[tuple[str, str], SaleRecord] = msgspec.field(default_factory=dict)
     drawers: dict[str, Drawer] = msgspec.field(default_factory=dict)
+    # Every session the batch touched, as its last event left it (a batch may open and close
+    # several sessions of one register): (register_id, session_id): drawer.
+    sessions: dict[tuple[str, str], Drawer] = msgspec.field(default_factory=dict)
     statuses: list[tuple[int, str]] = msgspec.field(default_factory=list)
     # An order.fulfilled consumes its order's reservations at its own store's locations only
     # (CONTRACT section 15): (order_id, location_id) for each of them.
@@ -167,6 +171,29 @@ class StockRow:
     store_id: str
     position: StockPosition
     reserved: int
+
+
+class SessionRow(msgspec.Struct, frozen=True, gc=False):
+    """A register session's figures as its events left them (the Z-report's row). ``expected`` =
+    opening float + cash sales - cash refunds + float adds - drops - paid outs."""
+
+    register_id: str
+    session_id: str
+    store_id: str
+    business_day: str | None  # the business day it opened on
+    status: str  # "open" | "closed"
+    opened_at: str | None  # None for sessions posted before schema 9
+    closed_at: str | None
+    opening_float: int
+    cash_sales: int
+    cash_refunds: int
+    float_adds: int
+    drops: int
+    paid_outs: int
+    expected: int
+    counted: int | None
+    over_short: int | None
+    approved_by: str | None
 
 
 class EntryLineRow(msgspec.Struct, frozen=True, gc=False):
@@ -252,7 +279,7 @@ class Exceptions(Protocol):
     def open_for_event(self, store_id: str, event_id: str) -> list[ExceptionRecord]: ...
     def open_counts(self) -> dict[str, int]: ...  # open exceptions per type, from kept gauges
     def list(self, *, status: str | None = None, type: str | None = None,
-             store_id: str | None = None, event_id: str | None = None,
+             store_id: str | None = None, event_id: str | None = None, business_day: date | None = None,
              limit: int = 1000, after: int = 0) -> list[ExceptionRecord]: ...  # after: an id (cursor)
 
 
@@ -333,6 +360,14 @@ class Queries(Protocol):
     def document_numbers(self) -> dict[str, list[int]]: ...
     def postings_per_event(self) -> dict[str, int]: ...
     def drawers(self) -> list[Drawer]: ...
+    # Sessions by register, then as they opened; after: (register_id, opened_at or "", session_id)
+    def sessions(self, *, store_id: str | None = None, register_id: str | None = None,
+                 business_day: date | None = None, after: tuple[str, str, str] | None = None,
+                 limit: int | None = None) -> list[SessionRow]: ...
+    # The day's kept balances of a store: account -> (debit, credit)
+    def day_balances(self, store_id: str, business_day: date) -> dict[str, tuple[int, int]]: ...
+    # What the day's sales, returns, exchanges and voids put on each account: account -> debit - credit
+    def day_sales_lines(self, store_id: str, business_day: date, accounts: list[str]) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True, slots=True)

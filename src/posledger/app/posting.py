@@ -201,6 +201,8 @@ class BatchState:
         if posted.drawer is not None:
             self._drawers[posted.drawer.register_id] = posted.drawer
             writes.drawers[posted.drawer.register_id] = posted.drawer
+            if posted.drawer.session_id is not None:
+                writes.sessions[(posted.drawer.register_id, posted.drawer.session_id)] = posted.drawer
         if posted.consumed_order_id is not None and posted.sales:
             store_id = posted.sales[-1].store_id
             master = self._master

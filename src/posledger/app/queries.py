@@ -139,7 +139,9 @@ def event_status(uow: UnitOfWork, store_id: str, event_id: str) -> dict[str, Any
             return None
         return {"event_id": event_id, "store_id": store_id, "status": "rejected",
                 "problem": {"type": rejection.problem_type, "field": rejection.field,
-                            "detail": rejection.detail}, "received_at": rejection.received_at}
+                            "detail": rejection.detail,
+                            "errors": json.loads(rejection.errors) if rejection.errors else None},
+                "received_at": rejection.received_at}
     lines = uow.queries.entry_lines(account=None, store_id=None, business_day=None,
                                     event_offset=stored.offset, after=(0, 0), limit=10_000)
     return {

@@ -28,7 +28,9 @@ from rich.table import Table
 
 from posledger.app.batch_import import import_checked
 from posledger.app.checks import rebuild_projections, run_check
+from posledger.app.day_report import day_summary
 from posledger.app.master_data import load_master_data
+from posledger.app.ports import UnitOfWork
 from posledger.app.queries import (
     list_exceptions,
     resolve_exception,
@@ -126,7 +128,8 @@ def _money(minor: int) -> str:
 
 # Exception details that are amounts in minor units (shown as 1,234.56; --json keeps the integers).
 _AMOUNT_KEYS = frozenset({"amount", "expected", "counted", "over_short", "difference", "total", "tax", "charged",
-                          "computed", "gross", "net", "discount", "tendered", "due", "value", "printed", "lines"})
+                          "computed", "gross", "net", "discount", "tendered", "due", "value", "printed", "lines",
+                          "cash"})
 
 
 def _readable(detail: dict[str, Any]) -> str:
@@ -288,6 +291,62 @@ def report_stock(
         table.add_row(row["sku"], row["location_id"], str(row["on_hand"]), str(row["reserved"]),
                       str(row["atp"]), _money(row["unit_cost"]), _money(row["value"]))
     console.print(table)
+
+
+@report_app.command("day")
+def report_day(
+    store: str = typer.Option(..., "--store", help="The store."),
+    day: str = typer.Option(..., "--day", help="The business day, YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON as GET /v1/stores/{store}/days/{day}."),
+) -> None:
+    """A business day's summary: sales, returns, tax by rate, tenders, and each register
+    session's Z-report (opening float, cash sales and refunds, paid outs, drops, expected,
+    counted, over/short)."""
+    business_day = _day(day, "--day")
+    assert business_day is not None
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        if uow.master.body_of("stores", store) is None:
+            raise _fail(f"no store {store} in master data")
+        return day_summary(uow, store, business_day)
+
+    summary = _app(read_only=True).uow.run(work, read_only=True, operation="day summary")
+    if as_json:
+        _print_json(summary)
+        return
+    _print_day(summary)
+
+
+def _print_day(summary: dict[str, Any]) -> None:
+    figures = Table(title=f"{summary['store_id']} — business day {summary['business_day']} ({summary['status']}, "
+                          f"{summary['currency']})")
+    figures.add_column("figure")
+    figures.add_column("amount", justify="right")
+    for name in ("net_sales", "returns", "tax", "cogs", "over_short"):
+        figures.add_row(name.replace("_", " "), _money(summary[name]))
+    for tender, amount in summary["tenders"].items():
+        figures.add_row(f"tender {tender.replace('_', ' ')}", _money(amount))
+    figures.add_row("open exceptions", str(summary["exceptions_open"]))
+    console.print(figures)
+    taxes = Table(title="Tax by rate")
+    for column in ("tax code", "rate", "taxable", "tax"):
+        taxes.add_column(column, justify="right" if column in ("taxable", "tax") else "left")
+    for row in summary["tax_by_rate"]:
+        taxes.add_row(row["tax_code"], row["rate"], _money(row["taxable"]), _money(row["tax"]))
+    console.print(taxes)
+    z_report = Table(title="Z-report")
+    columns = ("opening_float", "cash_sales", "cash_refunds", "float_adds", "paid_out", "drops", "expected",
+               "counted", "over_short")
+    for column in ("register", "session", "status", *columns):
+        z_report.add_column(column.replace("_", " "), justify="right" if column in columns else "left")
+    for register in summary["registers"]:
+        for session in register["sessions"]:
+            z_report.add_row(register["register_id"], session["session_id"], session["status"],
+                             *("" if session[c] is None else _money(session[c]) for c in columns))
+    console.print(z_report)
+    for late in summary["late"]:
+        console.print(f"late: {late['event_id']} on {late['register_id']} moved {_money(late['cash'])} "
+                      f"in cash outside any session (exception {late['exception_id']}, {late['exception_type']})")
 
 
 # ------------------------------------------------------------------ exceptions

@@ -22,6 +22,7 @@ from posledger.app.ports import (
     PostingWrites,
     Rejection,
     SequenceGap,
+    SessionRow,
     StockRow,
     StoredEvent,
     TokenRecord,
@@ -201,13 +202,14 @@ class SqlEventLog:
 
     def reject(self, rejection: Rejection) -> None:
         self.db.execute("INSERT INTO rejections (event_id, received_at, problem_type, field, detail,"
-                        " source, store_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        " source, store_id, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (rejection.event_id, rejection.received_at, rejection.problem_type,
-                         rejection.field, rejection.detail, rejection.source, rejection.store_id))
+                         rejection.field, rejection.detail, rejection.source, rejection.store_id,
+                         rejection.errors))
 
     def last_rejection(self, store_id: str | None, event_id: str) -> Rejection | None:
         where = "store_id = ?" if store_id is not None else "store_id IS NULL"
-        row = self.db.fetchone("SELECT event_id, received_at, problem_type, field, detail, source, store_id "
+        row = self.db.fetchone("SELECT event_id, received_at, problem_type, field, detail, source, store_id, errors "
                                f"FROM rejections WHERE event_id = ? AND {where} ORDER BY id DESC LIMIT 1",
                                (event_id, store_id) if store_id is not None else (event_id,))
         return Rejection(*row) if row else None
@@ -513,8 +515,8 @@ class SqlLedger:
               d.business_day.isoformat() if d.business_day else None, d.session_status,
               d.opening_float, d.cash_sales, d.cash_refunds, d.float_adds, d.drops, d.paid_outs,
               d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
-              d.counted, d.over_short, d.approved_by)
-             for d in writes.drawers.values() if d.session_id is not None],
+              d.counted, d.over_short, d.approved_by, d.opened_at, d.closed_at)
+             for d in writes.sessions.values()],
             [(offset, status) for offset, status in writes.statuses], writes.posted_at,
             [(order_id, location_id) for order_id, location_id in writes.consumed_orders])
 
@@ -561,12 +563,14 @@ class SqlLedger:
         db.executemany(
             "INSERT INTO register_sessions (register_id, session_id, store_id, business_day, status,"
             " opening_float, cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted,"
-            " over_short, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (register_id, session_id) DO UPDATE SET status = excluded.status, "
+            " over_short, approved_by, opened_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?) ON CONFLICT (register_id, session_id) DO UPDATE SET status = excluded.status, "
             "cash_sales = excluded.cash_sales, cash_refunds = excluded.cash_refunds, "
             "float_adds = excluded.float_adds, drops = excluded.drops, paid_outs = excluded.paid_outs,"
             " expected = excluded.expected, counted = excluded.counted, over_short = excluded.over_short,"
-            " approved_by = excluded.approved_by", rows.sessions)
+            " approved_by = excluded.approved_by, closed_at = excluded.closed_at"
+            # A closed session's figures never change (CONTRACT 2.1 section 11).
+            " WHERE register_sessions.status = 'open'", rows.sessions)
         if db.dialect == "postgresql" and rows.statuses:
             db.execute('UPDATE events SET status = w.status, posted_at = ? FROM unnest(?::bigint[], ?::text[]) '
                        'AS w ("offset", status) WHERE events."offset" = w."offset"',
@@ -651,10 +655,11 @@ class SqlExceptions:
         return [_exception(r) for r in rows]
 
     def list(self, *, status: str | None = None, type: str | None = None,
-             store_id: str | None = None, event_id: str | None = None,
+             store_id: str | None = None, event_id: str | None = None, business_day: date | None = None,
              limit: int = 1000, after: int = 0) -> list[ExceptionRecord]:
         where, params = _where(["id > ?"], [after], (("status", status), ("type", type), ("store_id", store_id),
-                                                     ("event_id", event_id)))
+                                                     ("event_id", event_id),
+                                                     ("business_day", business_day.isoformat() if business_day else None)))
         rows = self.db.fetchall(f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions {where} ORDER BY id LIMIT ?",
                                 (*params, limit))
         return [_exception(r) for r in rows]
@@ -916,6 +921,41 @@ class SqlQueries:
 
     def drawers(self) -> list[Drawer]:
         return [_drawer(r[0]) for r in self.db.fetchall("SELECT state FROM drawers ORDER BY register_id")]
+
+    def sessions(self, *, store_id: str | None = None, register_id: str | None = None,
+                 business_day: date | None = None, after: tuple[str, str, str] | None = None,
+                 limit: int | None = None) -> list[SessionRow]:
+        cursor = ["(register_id, COALESCE(opened_at, ''), session_id) > (?, ?, ?)"] if after else []
+        where, params = _where(cursor, list(after) if after else [],
+                               (("store_id", store_id), ("register_id", register_id),
+                                ("business_day", business_day.isoformat() if business_day else None)))
+        rows = self.db.fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM register_sessions {where} "
+            "ORDER BY register_id, COALESCE(opened_at, ''), session_id" + (" LIMIT ?" if limit else ""),
+            (*params, limit) if limit else params)
+        return [SessionRow(*r[:7], *(int(n) for n in r[7:14]), *r[14:]) for r in rows]
+
+    def day_balances(self, store_id: str, business_day: date) -> dict[str, tuple[int, int]]:
+        rows = self.db.fetchall("SELECT account, debit, credit FROM daily_balances WHERE store_id = ? "
+                                "AND business_day = ?", (store_id, business_day.isoformat()))
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    def day_sales_lines(self, store_id: str, business_day: date, accounts: list[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(accounts))
+        rows = self.db.fetchall(
+            "SELECT l.account, SUM(l.debit - l.credit) FROM journal_entries e "
+            "JOIN journal_lines l ON l.entry_id = e.entry_id "
+            'JOIN events ev ON ev."offset" = e.event_offset '
+            f"WHERE e.store_id = ? AND e.business_day = ? AND l.account IN ({marks}) "
+            "AND ev.type IN ('sale.completed', 'order.fulfilled', 'return.completed', 'exchange.completed',"
+            " 'sale.voided') GROUP BY l.account",
+            (store_id, business_day.isoformat(), *accounts))
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+_SESSION_COLUMNS = ("register_id, session_id, store_id, business_day, status, opened_at, closed_at, "
+                    "opening_float, cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted, "
+                    "over_short, approved_by")
 
 
 _DOC_COLUMNS = ("number, series, sequence, event_id, event_offset, kind, store_id, business_day, "

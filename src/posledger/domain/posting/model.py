@@ -105,8 +105,11 @@ class SaleRecord(msgspec.Struct, frozen=True, gc=False):
 class Drawer(msgspec.Struct, frozen=True, gc=False):
     """A register's cash drawer and its current (or last) session.
 
-    ``cash_expected`` is the balance of account 1000 for the register: what should be in the
-    drawer. A close posts it away, so after a close account 1000 nets to zero.
+    ``cash_expected`` is the session's expected cash: opening float + cash sales - cash refunds
+    + float adds - drops - paid outs, of the events inside the session. A close posts it away,
+    so after a close account 1000 for the register nets to zero. Cash outside any session (a
+    cash sale after the close, a drop naming another session) is posted to 1000 but belongs to
+    no session: a closed session's figures never change (CONTRACT 2.1 section 11).
     """
 
     register_id: str
@@ -124,6 +127,12 @@ class Drawer(msgspec.Struct, frozen=True, gc=False):
     counted: int | None = None
     over_short: int | None = None
     approved_by: str | None = None
+    opened_at: str | None = None  # RFC 3339, the register.opened event's occurred_at
+    closed_at: str | None = None
+
+    @property
+    def session_open(self) -> bool:
+        return self.session_status == "open"
 
     def with_cash(self, delta: int, **figures: int) -> Drawer:
         changes: dict[str, Any] = {"cash_expected": self.cash_expected + delta}

@@ -343,8 +343,12 @@ def _drawer_cash(ctx: EventContext, cash: int, **figures: int) -> None:
         return
     assert ctx.envelope.register_id is not None
     drawer = ctx.result.drawer or ctx.state.drawer(ctx.envelope.register_id, ctx.store.store_id)
-    if drawer.session_status != "open":
-        ctx.find("no_open_session", register_id=ctx.envelope.register_id, cash=cash)
+    if not drawer.session_open:
+        # Posted to 1000 all the same, but a closed session's figures never change: the cash
+        # belongs to no session and shows in the day's late list (CONTRACT 2.1 section 11).
+        ctx.find("no_open_session", register_id=ctx.envelope.register_id, cash=cash,
+                 last_session_id=drawer.session_id)
+        return
     ctx.result.drawer = drawer.with_cash(cash, **figures)
 
 

@@ -7,19 +7,18 @@ serialises them with the writers.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -73,14 +72,29 @@ from posledger.domain.accounts import CHART
 from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.events import EVENT_TYPES
-from posledger.domain.fields import parse_day, parse_timestamp, plain_text
+from posledger.domain.fields import plain_text
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
 from posledger.domain.posting.model import parse_document_number
 from posledger.entrypoints.http.access_log import RequestLog
-from posledger.entrypoints.http.auth import RateGate, TokenUse, client_of, principal_of
+from posledger.entrypoints.http.auth import RateGate, TokenUse, client_of
+from posledger.entrypoints.http.day_routes import day_routes
 from posledger.entrypoints.http.group_commit import GroupCommitIngester
 from posledger.entrypoints.http.limits import FailedAuthentications, TokenBuckets
 from posledger.entrypoints.http.metrics import Metrics
+from posledger.entrypoints.http.params import (
+    MAX_ID,
+    Auth,
+    PageLimit,
+    day_param,
+    id_cursor,
+    line_cursor,
+    one_of,
+    opaque_cursor,
+    page_of,
+    pair_cursor,
+    require_known,
+    since_param,
+)
 from posledger.entrypoints.http.posting_process import PostingProcess
 from posledger.entrypoints.http.problem_pages import PROBLEM_PAGES, problem_index, problem_page
 from posledger.entrypoints.http.problems import (
@@ -98,10 +112,8 @@ MAX_BATCH = 1000
 _RAW_EVENT = msgspec.json.Decoder(msgspec.Raw)
 _RAW_BATCH = msgspec.json.Decoder(list[msgspec.Raw])
 _JSON = msgspec.json.Decoder()
-MAX_ID = 2**62  # integers the databases can hold (64-bit signed)
 READY_LAG_SECONDS = 60.0  # posting further behind than this: not ready
 log = logging.getLogger("posledger.http")
-Auth = Annotated[Principal, Depends(principal_of)]
 
 
 class BodyLimit:
@@ -143,17 +155,6 @@ async def _send_too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _day(value: str | None, name: str) -> date | None:
-    """A query parameter's date; a bad one is ``invalid_request`` (a parameter, not an event)."""
-    try:
-        return parse_day(value, name) if value else None
-    except InvalidInput as error:
-        raise ProblemError(422, "invalid_request", "Invalid query parameter", error.detail, name) from None
-
-
-_NOUNS = {"stores": "store", "registers": "register", "locations": "location", "items": "SKU"}
-
-
 _DOCUMENT_TYPES = ("application/json", "application/pdf", "application/xml")
 
 
@@ -182,23 +183,6 @@ def _negotiated(accept: str, offered: tuple[str, ...]) -> str | None:
                 if best is None or key[:2] > best[:2]:
                     best = key
     return best[2] if best else None
-
-
-def _require_known(uow: UnitOfWork, kind: str, key: str | None, field: str) -> None:
-    """404 ``not_found`` for a store, register, location or SKU a path or a filter names that
-    master data does not know (CONTRACT section 7: never an empty 200). A store is its own
-    default location."""
-    if key is None or uow.master.body_of(kind, key) is not None:
-        return
-    if kind == "locations" and uow.master.body_of("stores", key) is not None:
-        return
-    raise ProblemError(404, "not_found", f"No such {_NOUNS[kind]}", f"no {_NOUNS[kind]} {key} in master data", field)
-
-
-def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
-    if value is not None and value not in allowed:
-        raise ProblemError(422, "invalid_request", "Invalid query parameter",
-                           f"must be one of {', '.join(allowed)}", field)
 
 
 def create_app(application: App, *, admin_token: str | None = None, max_body_bytes: int = 8 * 2**20,
@@ -287,6 +271,7 @@ def create_app(application: App, *, admin_token: str | None = None, max_body_byt
     _events_routes(api, ingester, metrics, worker)
     _master_routes(api, application)
     _ledger_routes(api, application)
+    day_routes(api, application)
     _ops_routes(api, application, metrics, worker)
     return api
 
@@ -544,17 +529,17 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
         if store_id is None and principal.store_id is not None:
             store_id = principal.store_id  # a device or manager lists its own store's
         principal.require_read(store_id)
-        _one_of(status, ("accepted", "posted", "exception"), "status")
-        _one_of(type, EVENT_TYPES, "type")
-        after, accepted_since = _after(cursor), _since(since)
+        one_of(status, ("accepted", "posted", "exception"), "status")
+        one_of(type, EVENT_TYPES, "type")
+        after, accepted_since = id_cursor(cursor), since_param(since)
 
         def work(uow: UnitOfWork) -> list[StoredEvent]:
-            _require_known(uow, "stores", store_id, "store_id")
+            require_known(uow, "stores", store_id, "store_id")
             return uow.events.page(store_id=store_id, status=status, type=type, since=accepted_since,
                                    after=after, limit=limit)
 
         events = application.uow.run(work, read_only=True, operation="events")
-        return _page([_event_summary(e) for e in events], limit, lambda last: str(last["offset"]))
+        return page_of([_event_summary(e) for e in events], limit, lambda last: str(last["offset"]))
 
     @api.get("/v1/events/{event_id}", summary="An event's status and what it posted")
     def get_event(event_id: str, principal: Auth, store_id: str | None = None) -> dict[str, Any]:
@@ -572,7 +557,7 @@ def _events_routes(api: FastAPI, ingester: GroupCommitIngester, metrics: Metrics
             code = stored["type"]
             status["problem"] = problem_body(409 if code == "conflict" else 422, code,
                                              PROBLEM_PAGES.get(code, (0, "Invalid event"))[1], stored["detail"],
-                                             stored["field"])
+                                             stored["field"], stored.get("errors"))
         status["links"] = {
             "self": f"/v1/events/{event_id}?store_id={store}",
             "journal_entries": f"/v1/ledger/entries?event_id={event_id}&store_id={store}",
@@ -737,10 +722,10 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
                           to: str | None = None) -> dict[str, Any]:
         principal.require("manager", "finance", "admin")  # a device reads statuses, not the books
         principal.require_read(store_id)
-        first, last = _day(from_, "from"), _day(to, "to")
+        first, last = day_param(from_, "from"), day_param(to, "to")
 
         def work(uow: UnitOfWork) -> dict[str, Any]:
-            _require_known(uow, "stores", store_id, "store_id")
+            require_known(uow, "stores", store_id, "store_id")
             return trial_balance(uow, store_id, first, last)
 
         return application.uow.run(work, read_only=True, operation="trial balance")
@@ -753,15 +738,15 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if store_id is None and principal.role == "manager":
             store_id = principal.store_id
         principal.require_read(store_id)
-        after = _cursor(cursor)
-        day = _day(business_day, "business_day")
+        after = line_cursor(cursor)
+        day = day_param(business_day, "business_day")
         if account is not None and account not in CHART:
             raise ProblemError(422, "invalid_request", "Invalid query parameter",
                                "is not an account of the chart (CONTRACT section 4)", "account")
 
         def work(uow: UnitOfWork) -> list[EntryLineRow]:
-            _require_known(uow, "stores", store_id, "store_id")
-            _require_known(uow, "registers", register_id, "register_id")
+            require_known(uow, "stores", store_id, "store_id")
+            require_known(uow, "registers", register_id, "register_id")
             event_offset = None
             if event_id is not None:  # the event of that id in the store asked for (or the one store that has it)
                 store = _event_store(uow, principal, event_id, store_id)
@@ -789,24 +774,24 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         principal.require_read(store_id)
         if location_id is not None:
             scope.refuse_foreign_location(principal, location_id, "location_id")
-        after = _pair_cursor(cursor)
+        after = pair_cursor(cursor)
 
         def work(uow: UnitOfWork) -> list[StockRow]:
-            _require_known(uow, "stores", store_id, "store_id")
-            _require_known(uow, "locations", location_id, "location_id")
+            require_known(uow, "stores", store_id, "store_id")
+            require_known(uow, "locations", location_id, "location_id")
             return uow.queries.stock(None, location_id, store_id=store_id, after=after, limit=limit)
 
         rows = application.uow.run(work, read_only=True, operation="stock")
-        return _page([stock_json(row, with_store=True) for row in rows], limit,
-                     lambda last: _opaque([last["sku"], last["location_id"]]))
+        return page_of([stock_json(row, with_store=True) for row in rows], limit,
+                     lambda last: opaque_cursor([last["sku"], last["location_id"]]))
 
     @api.get("/v1/stock/{sku}", summary="On hand, reserved, ATP, unit cost and value")
     def get_stock(sku: str, principal: Auth, location_id: str | None = None) -> dict[str, Any]:
         def work(uow: UnitOfWork) -> tuple[list[StockRow], list[dict[str, Any]]]:
-            _require_known(uow, "locations", location_id, "location_id")
+            require_known(uow, "locations", location_id, "location_id")
             rows = uow.queries.stock(sku, location_id)
             if not rows:  # a SKU with stock positions but no item any more is still answered
-                _require_known(uow, "items", sku, "sku")
+                require_known(uow, "items", sku, "sku")
             return rows, stock_report(uow, sku, location_id)["stock"]
 
         rows, report = application.uow.run(work, read_only=True, operation="stock")
@@ -865,18 +850,18 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if store_id is None and principal.store_id is not None:
             store_id = principal.store_id
         principal.require_read(store_id)
-        day = _day(business_day, "business_day")
+        day = day_param(business_day, "business_day")
         after = parse_document_number(cursor) if cursor else None
         if cursor and after is None:
             raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
                                "cursor")
 
         def work(uow: UnitOfWork) -> list[IssuedDocument]:
-            _require_known(uow, "stores", store_id, "store_id")
+            require_known(uow, "stores", store_id, "store_id")
             return uow.queries.documents(store_id, day, after, limit)
 
         documents = application.uow.run(work, read_only=True, operation="invoices")
-        return _page([_document_summary(d) for d in documents], limit, lambda last: str(last["number"]))
+        return page_of([_document_summary(d) for d in documents], limit, lambda last: str(last["number"]))
 
     @api.get("/v1/invoices/{number}", summary="An invoice or credit note: JSON, PDF or UBL XML by Accept",
              responses=invoice_responses)
@@ -908,17 +893,17 @@ def _ledger_routes(api: FastAPI, application: App) -> None:
         if store_id is None and principal.role == "manager":
             store_id = principal.store_id
         principal.require_read(store_id)
-        _one_of(status, EXCEPTION_STATUSES, "status")
-        _one_of(type, EXCEPTION_TYPES, "type")
+        one_of(status, EXCEPTION_STATUSES, "status")
+        one_of(type, EXCEPTION_TYPES, "type")
 
-        after = _after(cursor)
+        after = id_cursor(cursor)
 
         def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-            _require_known(uow, "stores", store_id, "store_id")
+            require_known(uow, "stores", store_id, "store_id")
             return list_exceptions(uow, status=status, type=type, store_id=store_id, limit=limit, after=after)
 
         found = application.uow.run(work, read_only=True, operation="exceptions")
-        return _page(found, limit, lambda last: str(last["id"]))
+        return page_of(found, limit, lambda last: str(last["id"]))
 
     @api.get("/v1/exceptions/{exception_id}", summary="One exception")
     def get_exception(exception_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], principal: Auth) -> dict[str, Any]:
@@ -985,63 +970,6 @@ def _token_json(record: TokenRecord) -> dict[str, Any]:
 def _order_locations(application: App, order_id: str) -> list[str]:
     return application.uow.run(lambda uow: uow.reservations.locations_of(order_id), read_only=True,
                                operation="order")
-
-
-def _cursor(cursor: str | None) -> tuple[int, int]:
-    if not cursor:
-        return (0, 0)
-    entry, _, line = cursor.partition(".")
-    if not entry.isdigit() or not line.isdigit() or int(entry) > MAX_ID or int(line) > MAX_ID:
-        raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
-                           "cursor")
-    return (int(entry), int(line))
-
-
-PageLimit = Annotated[int, Query(ge=1, le=1000, description="Items a page (CONTRACT section 7: at most 1,000)")]
-
-
-def _after(cursor: str | None) -> int:
-    """An id cursor (opaque to clients: what next_cursor said)."""
-    if not cursor:
-        return 0
-    if not cursor.isdigit() or int(cursor) > MAX_ID:
-        raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
-                           "cursor")
-    return int(cursor)
-
-
-def _page(items: list[Any], limit: int, last: Callable[[Any], str]) -> dict[str, Any]:
-    """CONTRACT section 7's list shape: ``items`` and ``next_cursor`` (None on the last page)."""
-    return {"items": items, "next_cursor": last(items[-1]) if len(items) == limit else None}
-
-
-def _opaque(parts: list[str]) -> str:
-    """A cursor of several keys, opaque to clients (base64url of their JSON)."""
-    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
-
-
-def _pair_cursor(cursor: str | None) -> tuple[str, str] | None:
-    if not cursor:
-        return None
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        parts = None
-    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(part, str) for part in parts)):
-        raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
-                           "cursor")
-    return parts[0], parts[1]
-
-
-def _since(value: str | None) -> str | None:
-    """An RFC 3339 time as the log writes accepted_at (UTC, milliseconds), to compare as text."""
-    if value is None:
-        return None
-    try:
-        moment = parse_timestamp(value, "since")
-    except InvalidInput as error:
-        raise ProblemError(422, "invalid_request", "Invalid query parameter", error.detail, "since") from None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _event_summary(stored: StoredEvent) -> dict[str, Any]:
