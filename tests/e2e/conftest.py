@@ -193,6 +193,12 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
             stop_processes([worker, nats_process])
 
 
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[Server]:
+    """A server on SQLite only: for what is the same on every backend (the OpenAPI document)."""
+    yield from _serve(tmp_path, None)
+
+
 def _serve(tmp_path: Path, database_url: str | None, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     db = tmp_path / "server.db"
     process, url = start_server(db, database_url=database_url, extra_env=extra_env)

@@ -8,7 +8,18 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import Server
-from tests.support.builders import cash_moved, closed, line, opened, receive, reset_sequences, return_, sale, tender
+from tests.support.builders import (
+    cash_moved,
+    closed,
+    line,
+    opened,
+    receive,
+    reset_sequences,
+    return_,
+    sale,
+    tender,
+)
+from tests.support.openapi import assert_matches
 
 DAY = "2026-11-22"  # the builders' events happen at 10:15 New York time on this day
 
@@ -52,6 +63,8 @@ def test_the_z_report_of_a_hand_computed_day_holds_after_a_late_cash_sale(server
             "registers": [{"register_id": "S1-R1", "sessions": [session]}],
             "late": [], "documents": {"invoices": 2, "credit_notes": 1},
         }
+        openapi = admin.get("/openapi.json").json()
+        assert_matches(openapi, "DaySummary", summary)
         # Tenders take what the documents charged: net sales - returns + tax.
         assert sum(summary["tenders"].values()) == summary["net_sales"] - summary["returns"] + summary["tax"]
 
@@ -73,6 +86,15 @@ def test_the_z_report_of_a_hand_computed_day_holds_after_a_late_cash_sale(server
         sessions = admin.get("/v1/registers/S1-R1/sessions", params={"business_day": DAY}).json()
         assert sessions == {"items": [{"register_id": "S1-R1", "store_id": "S1", "business_day": DAY, **session}],
                             "next_cursor": None}
+        assert_matches(openapi, "SessionPage", sessions)
+        assert_matches(openapi, "DaySummary", after)
+        invoices = admin.get("/v1/invoices", params={"store_id": "S1", "business_day": DAY}).json()
+        assert_matches(openapi, "DocumentPage", invoices)
+        assert len(invoices["items"]) == 4  # R-1, R-2 and R-3's invoices, RT-1's credit note
+        for document in invoices["items"]:
+            assert_matches(openapi, "Document", admin.get(document["self"]).json())
+        assert_matches(openapi, "EventStatus", admin.get(f"/v1/events/{late['event_id']}").json())
+        assert_matches(openapi, "StockPosition", admin.get("/v1/stock/A").json())
         assert admin.get("/v1/registers/S1-R2/sessions").json() == {"items": [], "next_cursor": None}
         assert admin.get("/v1/registers/NOPE/sessions").status_code == 404
         assert admin.get("/v1/stores/NOPE/days/2026-11-22").status_code == 404

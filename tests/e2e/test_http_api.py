@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import Server
 from tests.support.builders import MASTER, line, receive, register_event, sale, tender
+from tests.support.openapi import assert_matches
 
 
 def a_sale(event_id: str, register: str = "S1-R1", seq: int = 1, receipt: str = "R-1") -> dict[str, Any]:
@@ -363,6 +364,9 @@ def test_a_voids_credit_note_carries_the_voided_lines_in_json_and_ubl(server: Se
         credit = admin.get(f"/v1/invoices/{credit_number}").json()
         assert credit["kind"] == "credit_note" and credit["original_number"] == invoice_number
         assert credit["lines"] == invoice["lines"] and len(credit["lines"]) == 2
+        openapi = admin.get("/openapi.json").json()
+        for document in (invoice, credit):  # as the OpenAPI document types them
+            assert_matches(openapi, "Document", document)
         xml = admin.get(f"/v1/invoices/{credit_number}", headers={"Accept": "application/xml"})
         root = ElementTree.fromstring(xml.content)
         cac = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"

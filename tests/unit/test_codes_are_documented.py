@@ -39,3 +39,28 @@ def test_every_exception_type_raised_is_one_the_filter_knows() -> None:
     raised |= set(re.findall(r'ExceptionRecord\(\s*0,\s*"([a-z_]+)"', text))
     assert raised, "the patterns no longer find the exception types"
     assert raised - set(EXCEPTION_TYPES) == set()
+
+
+REFERENCE = SOURCE.parents[1] / "docs" / "reference"
+
+
+def test_the_integrators_reference_lists_every_code_exception_and_operation(tmp_path: Path) -> None:
+    from posledger.bootstrap import bootstrap
+    from posledger.config import Settings
+    from posledger.entrypoints.http import create_app
+
+    problems = (REFERENCE / "problems.md").read_text()
+    assert [code for code in PROBLEM_PAGES if f"| `{code}` |" not in problems] == []
+    exceptions = (REFERENCE.parent / "concepts" / "exceptions.md").read_text()
+    assert [kind for kind in EXCEPTION_TYPES if f"`{kind}`" not in exceptions] == []
+    application = bootstrap(Settings(db_path=str(tmp_path / "reference.db"), posting_process=False))
+    try:
+        schema = create_app(application).openapi()
+    finally:
+        application.close()
+    endpoints = (REFERENCE / "endpoints.md").read_text()
+    operations = [operation["operationId"] for operations in schema["paths"].values()
+                  for operation in operations.values()]
+    assert [name for name in operations if f"`{name}`" not in endpoints] == []
+    for page in REFERENCE.glob("*.md"):  # the reference links inside the repository only
+        assert "../shared" not in page.read_text() and "CONTRACT.md" not in page.read_text(), page.name

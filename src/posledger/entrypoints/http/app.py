@@ -106,6 +106,13 @@ from posledger.entrypoints.http.problems import (
     problem_body,
     problem_response,
 )
+from posledger.entrypoints.http.schemas import (
+    EXAMPLES,
+    REQUESTS,
+    RESPONSES,
+    response_schema,
+    schema_components,
+)
 from posledger.entrypoints.http.worker import PostingWorker
 
 MAX_BATCH = 1000
@@ -365,6 +372,7 @@ def _with_event_schemas(api: FastAPI) -> None:
             components["Event"] = {"oneOf": union["anyOf"], "discriminator": union.get("discriminator",
                                                                                        {"propertyName": "type"})}
             schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            _typed_bodies(schema)
             # Every operation but /health takes a bearer token (CONTRACT section 15).
             schema["components"]["securitySchemes"] = {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
@@ -377,6 +385,33 @@ def _with_event_schemas(api: FastAPI) -> None:
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _typed_bodies(schema: dict[str, Any]) -> None:
+    """Every operation's JSON request and answer as a named type (entrypoints/http/schemas.py),
+    every error as the one shared ``Problem``, and an example of each request body."""
+    components = schema["components"]["schemas"]
+    components.update(schema_components())
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's; our 422 is a Problem
+        components.pop(name, None)
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            name = operation.get("operationId", "")
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45":
+                    response["content"] = problem
+            if name in RESPONSES:
+                status, body = RESPONSES[name]
+                answer = operation["responses"].setdefault(str(status), {"description": "OK"})
+                if answer.get("description") == "Successful Response":
+                    answer["description"] = "OK"
+                answer.setdefault("content", {})["application/json"] = {"schema": response_schema(body)}
+            if name in REQUESTS:
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{REQUESTS[name].__name__}"}}}}
+            if name in EXAMPLES:
+                operation["requestBody"]["content"]["application/json"]["example"] = EXAMPLES[name]
 
 
 def _install_error_handlers(api: FastAPI) -> None:

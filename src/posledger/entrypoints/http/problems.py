@@ -17,25 +17,8 @@ def echoable(text: str) -> str:
 
 PROBLEM_JSON = "application/problem+json"
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail", "code"],
-    "properties": {
-        "type": {"type": "string", "description": "A URI reference naming the problem type"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string", "description": "Stable machine-readable code, e.g. invalid_event"},
-        "field": {"type": "string", "description": "The field at fault, e.g. payload.lines[0].qty"},
-        "request_id": {"type": "string", "description": "The request's id, as in its X-Request-Id header"},
-        "errors": {"type": "array", "description": "Every field error at once; the first is also `field`",
-                   "items": {"type": "object", "required": ["field", "code", "detail"], "properties": {
-                       "field": {"type": "string"}, "code": {"type": "string"}, "detail": {"type": "string"}}}},
-    },
-    "additionalProperties": True,
-}
-
-_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+# The one shared Problem of the OpenAPI document (entrypoints/http/schemas.py).
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": _PROBLEM_CONTENT}
     for status, description in (
