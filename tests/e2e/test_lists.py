@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import Server
-from tests.support.builders import line, sale, tender
+from tests.support.builders import line, register_event, sale, tender
 
 
 def _all(client: httpx.Client, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
@@ -26,17 +26,31 @@ def _all(client: httpx.Client, path: str, **params: Any) -> tuple[list[dict[str,
             return items, pages
 
 
-def test_2500_events_invoices_and_exceptions_page_by_1000_each_exactly_once(server: Server) -> None:
-    # Each sale's tax is a cent off: 2,500 tax_mismatch exceptions as well as 2,500 invoices.
+def test_2500_events_invoices_entries_sessions_and_exceptions_page_by_1000_each_exactly_once(
+        server: Server) -> None:
+    # Each sale's tax is a cent off: 2,500 tax_mismatch exceptions as well as 2,500 invoices, and
+    # 2,500 lines on account 4000; another register opens and closes 2,500 sessions.
     sales = [sale([line("A", 1, 1299, tax=116)], [tender("card", 1415)], receipt_no=f"L-{n}",
                   event_id=f"S1-R1-L{n:05d}", seq=n + 1) for n in range(2500)]
+    sessions = [event for n in range(2500) for event in (
+        register_event("register.opened", {"session_id": f"Z-{n:05d}", "cashier_id": None, "opening_float": 0},
+                       register="S1-R2", seq=2 * n + 1, event_id=f"S1-R2-O{n:05d}"),
+        register_event("register.closed", {"session_id": f"Z-{n:05d}", "counted": {"cash": 0},
+                                           "approved_by": None},
+                       register="S1-R2", seq=2 * n + 2, event_id=f"S1-R2-C{n:05d}"))]
     with server.client() as admin:
-        for start in range(0, 2500, 1000):
-            assert admin.post("/v1/events", json=sales[start:start + 1000]).json()["accepted"] == len(
-                sales[start:start + 1000])
+        for batch in (sales, sessions):
+            for start in range(0, len(batch), 1000):
+                assert admin.post("/v1/events", json=batch[start:start + 1000]).json()["accepted"] == len(
+                    batch[start:start + 1000])
         server.wait_posted(sales[-1]["event_id"], timeout=60)
-        events, pages = _all(admin, "/v1/events", store_id="S1", status="posted")
+        server.wait_posted(sessions[-1]["event_id"], timeout=60)
+        events, pages = _all(admin, "/v1/events", store_id="S1", status="posted", type="sale.completed")
         assert pages == 3 and [e["event_id"] for e in events] == [s["event_id"] for s in sales]
+        lines, pages = _all(admin, "/v1/ledger/entries", store_id="S1", account="4000")
+        assert pages == 3 and [ln["event_id"] for ln in lines] == [s["event_id"] for s in sales]
+        opened, pages = _all(admin, "/v1/registers/S1-R2/sessions")
+        assert pages == 3 and [s["session_id"] for s in opened] == [f"Z-{n:05d}" for n in range(2500)]
         invoices, _ = _all(admin, "/v1/invoices", store_id="S1")
         numbers = [i["number"] for i in invoices]
         assert len(numbers) == len(set(numbers)) == 2500 and numbers == sorted(numbers)

@@ -42,10 +42,11 @@ def test_nine_mistakes_in_a_file_are_nine_errors_in_one_answer() -> None:
     assert codes["items[0].nmae"] == "unknown_field"
 
 
-def test_ext_is_kept_as_given_and_entries_stored_by_an_earlier_release_still_read() -> None:
-    item = {"sku": "Z", "tax_code": "STD", "price": 100, "ext": {"colour": "red"}, "gtin": "4006381333931"}
+def test_master_data_has_no_ext_and_entries_stored_by_an_earlier_release_still_read() -> None:
+    item = {"sku": "Z", "tax_code": "STD", "price": 100, "gtin": "4006381333931"}
     assert parse_entry("items", item, "items[0]").sku == "Z"
-    with pytest.raises(InvalidInput):
-        parse_entry("items", {**item, "ext": "red"}, "items[0]")
+    with pytest.raises(InvalidInput) as refused:  # CONTRACT 2.1 section 2: closed, no ext
+        parse_entry("items", {**item, "ext": {"colour": "red"}}, "items[0]")
+    assert refused.value.field == "items[0].ext" and refused.value.type == "unknown_field"
     old = {"sku": "Z", "tax_code": "STD", "price": 100, "colour": "red"}
     assert parse_entry("items", old, "items", stored=True).price == 100

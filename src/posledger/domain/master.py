@@ -240,17 +240,19 @@ def _parse_promotion(source: Mapping[str, Any], path: str) -> Promotion:
     return promotion
 
 
-MASTER_KINDS: dict[str, tuple[Callable[[Mapping[str, Any], str], Any], Callable[[Any], str]]] = {
-    "stores": (_parse_store, lambda e: e.store_id),
-    "registers": (_parse_register, lambda e: e.register_id),
-    "locations": (_parse_location, lambda e: e.location_id),
-    "items": (_parse_item, lambda e: e.sku),
-    "tax_rules": (_parse_tax_rule, lambda e: f"{e.tax_region}/{e.tax_code}"),
-    "promotions": (_parse_promotion, lambda e: e.promo_id),
+MASTER_KINDS: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
+    "stores": _parse_store, "registers": _parse_register, "locations": _parse_location, "items": _parse_item,
+    "tax_rules": _parse_tax_rule, "promotions": _parse_promotion,
+}
+
+# The fields that make an entry's key (a tax rule's is ``region/code``).
+KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "stores": ("store_id",), "registers": ("register_id",), "locations": ("location_id",), "items": ("sku",),
+    "tax_rules": ("tax_region", "tax_code"), "promotions": ("promo_id",),
 }
 
 
-# Each kind's fields (CONTRACT section 6); ``ext`` holds anything else, stored as given.
+# Each kind's fields (CONTRACT section 6). Closed, with no ``ext`` (CONTRACT 2.1 section 2).
 FIELDS: dict[str, tuple[str, ...]] = {
     "stores": ("store_id", "kind", "name", "timezone", "currency", "prices_include_tax", "day_cutoff", "tax_region"),
     "registers": ("register_id", "store_id"),
@@ -269,7 +271,7 @@ def parse_entry(kind: str, document: Any, path: str, *, stored: bool = False) ->
     back from the database, which an earlier release may have accepted with extra fields."""
     if kind not in MASTER_KINDS:
         raise InvalidInput(kind, f"unknown master-data kind; expected one of {', '.join(MASTER_KINDS)}")
-    parser, _ = MASTER_KINDS[kind]
+    parser = MASTER_KINDS[kind]
     source = f.obj(document, path)
     unknown = [] if stored else _unknown_fields(kind, source, path)
     try:
@@ -284,15 +286,20 @@ def _unknown_fields(kind: str, source: Mapping[str, Any], path: str) -> list[Inv
     known = FIELDS[kind]
     errors: list[InvalidInput] = []
     for name in source:
-        if name in known or name == "ext":
+        if name in known:
             continue
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
-        hint = f'; did you mean "{close[0]}"?' if close else "; extra data belongs in an `ext` object"
+        hint = (f'; did you mean "{close[0]}"?' if close
+                else "; master data has no `ext`: only the contract's fields")
         errors.append(UnknownField(f.join(path, redact_long_digit_runs(name)), f"is not a field of a {kind[:-1]}{hint}"))
-    if "ext" in source and source["ext"] is not None and not isinstance(source["ext"], dict):
-        errors.append(InvalidInput(f.join(path, "ext"), "must be an object"))
     return errors
 
 
 def entry_key(kind: str, entry: Any) -> str:
-    return MASTER_KINDS[kind][1](entry)
+    """A parsed entry's key as stored."""
+    return "/".join(str(getattr(entry, name)) for name in KEY_FIELDS[kind])
+
+
+def body_key(kind: str, body: Mapping[str, Any]) -> str:
+    """A stored entry's key, from its body as sent."""
+    return "/".join(str(body[name]) for name in KEY_FIELDS[kind])

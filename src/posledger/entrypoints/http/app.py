@@ -73,6 +73,7 @@ from posledger.domain.codec import event_json_schema
 from posledger.domain.errors import ImmutableField, InvalidInput
 from posledger.domain.events import EVENT_TYPES
 from posledger.domain.fields import plain_text
+from posledger.domain.master import body_key
 from posledger.domain.pan import card_key, card_number_in, gtin_valid
 from posledger.domain.posting.model import parse_document_number
 from posledger.entrypoints.http.access_log import RequestLog
@@ -661,7 +662,7 @@ def _master_routes(api: FastAPI, application: App) -> None:
             if len(rows) < limit:
                 return {"items": items, "next_cursor": None}
             after = rows[-1][0]
-        return {"items": items, "next_cursor": entry_key_of(kind, items[-1])}
+        return {"items": items, "next_cursor": body_key(kind, items[-1])}
 
     def routes_of(kind: str, path: str, noun: str) -> None:
         def put_one(key: str, document: dict[str, Any], principal: Auth) -> dict[str, Any]:
@@ -1024,14 +1025,6 @@ def _document_summary(document: IssuedDocument) -> dict[str, Any]:
 
 def _master_page(uow: UnitOfWork, *, kind: str, after: str, limit: int) -> list[tuple[str, str]]:
     return uow.master.page(kind, after, limit)
-
-
-def entry_key_of(kind: str, body: dict[str, Any]) -> str:
-    """A master-data entry's key as stored (a tax rule's is ``region/code``)."""
-    if kind == "tax_rules":
-        return f"{body['tax_region']}/{body['tax_code']}"
-    return str(body[{"stores": "store_id", "registers": "register_id", "locations": "location_id",
-                     "items": "sku", "promotions": "promo_id"}[kind]])
 
 
 def _count_open(application: App) -> dict[str, int]:
