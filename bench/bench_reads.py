@@ -158,6 +158,9 @@ def measure(built: dict[str, Any]) -> dict[str, float]:
                                                                  **({"cursor": cursor} if cursor else {})))
         figures["entries store+day"] = median_ms(get("/v1/ledger/entries", store_id="SIM001", business_day=day, limit=100))
         figures["stock, one SKU"] = median_ms(get("/v1/stock/SIM-0001"))
+        figures["day summary, one store-day"] = median_ms(get(f"/v1/stores/SIM001/days/{day}"))
+        figures["invoices store+day, first page"] = median_ms(get("/v1/invoices", store_id="SIM001",
+                                                                  business_day=day, limit=100))
         figures["/health"] = median_ms(get("/health"))
         figures["/metrics"] = median_ms(get("/metrics"))
 

@@ -265,3 +265,22 @@ def test_rebuild_while_posting_goes_on_leaves_balances_equal_to_the_journal(hub:
     assert not failures, failures
     report = run_check(hub.uow, full=True, clock=CLOCK)
     assert report.ok, report
+
+
+def test_the_day_summarys_kept_tenders_and_taxes_match_the_journal_and_rebuild(hub: Hub) -> None:
+    """The day summary reads tenders and taxes by rate kept at posting; a full check recomputes
+    them from the journal and the documents, finds a tampered row, and rebuild restores it."""
+    hub.send_and_post(receive("A", 50, 700), receive("B", 50, 200), *_sales(3))
+    assert run_check(hub.uow, full=True, clock=CLOCK).ok
+    with hub.uow() as uow:
+        kept = uow.checks.day_figures(recomputed=False)
+        assert kept == uow.checks.day_figures(recomputed=True) and any(key[0] == "tax" for key in kept)
+        uow.db.execute("UPDATE daily_tenders SET amount = amount + 1")
+        uow.db.execute("UPDATE daily_taxes SET tax = tax - 1")
+        uow.commit()
+    full = run_check(hub.uow, full=True, clock=CLOCK)
+    assert not full.ok and {key.split("/")[0] for key in full.balance_mismatches} == {"tender", "tax"}
+    rebuild_projections(hub.uow)
+    assert run_check(hub.uow, full=True, clock=CLOCK).ok
+    with hub.uow() as uow:
+        assert uow.checks.day_figures(recomputed=False) == kept

@@ -324,6 +324,12 @@ def _assert_version_1_data_carried_over(factory: object) -> None:
         assert stored is not None and stored.offset == 2
         assert uow.events.get("S2", "S1-R1-1") is None  # type: ignore[attr-defined]
         assert uow.events.stores_with("S1-R1-1") == ["S1"]  # type: ignore[attr-defined]
+        # 0009/0008: the day summary's tenders and taxes by rate, filled in for the days posted.
+        kept = uow.checks.day_figures(recomputed=False)  # type: ignore[attr-defined]
+        assert kept == uow.checks.day_figures(recomputed=True)  # type: ignore[attr-defined]
+        # (Version 1 put the sale's tax on 2200, which the chart now names for gift cards.)
+        assert {key[3]: value for key, value in kept.items() if key[0] == "tender"} == {
+            "cash": (1414,), "gift_card": (-115,)}
 
     factory.run(read, read_only=True)  # type: ignore[attr-defined]
 

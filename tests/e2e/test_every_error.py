@@ -20,7 +20,8 @@ def _five_mistakes() -> dict[str, object]:
 
 def test_an_event_with_five_mistakes_answers_five_errors(server: Server) -> None:
     with server.client("device") as device:
-        response = device.post("/v1/events", json=_five_mistakes())
+        refused = _five_mistakes()
+        response = device.post("/v1/events", json=refused)
         assert response.status_code == 422
         problem = response.json()
         fields = [error["field"] for error in problem["errors"]]
@@ -28,6 +29,9 @@ def test_an_event_with_five_mistakes_answers_five_errors(server: Server) -> None
         assert sorted(fields) == ["occurred_at", "payload.currency", "payload.lines[0].qty",
                                   "payload.lines[1].discout", "payload.orignal", "seq"]
         assert {e["field"]: e["code"] for e in problem["errors"]}["payload.lines[1].discout"] == "unknown_field"
+        # The rejection kept every error: the event's status reads them back in the live shape.
+        stored = device.get(f"/v1/events/{refused['event_id']}").json()
+        assert stored["status"] == "rejected" and stored["problem"]["errors"] == problem["errors"]
         # In a batch, each refused event's problem carries its errors.
         batch = device.post("/v1/events", json=[_five_mistakes(), sale([line()], [tender("cash", 1299)],
                                                                        receipt_no="FIVE-2")]).json()

@@ -7,8 +7,7 @@ from datetime import date
 from typing import Any
 
 from posledger.app.master_data import snapshot
-from posledger.app.ports import ExceptionRecord, IssuedDocument, SessionRow, UnitOfWork
-from posledger.domain.accounts import TENDER_ACCOUNTS
+from posledger.app.ports import ExceptionRecord, SessionRow, UnitOfWork
 from posledger.domain.day_summary import day_figures, tax_by_rate, z_report
 
 __all__ = ["day_summary", "session_json", "LATE_TYPES"]
@@ -16,17 +15,6 @@ __all__ = ["day_summary", "session_json", "LATE_TYPES"]
 # Findings whose event's cash was posted to account 1000 but belongs to no session.
 LATE_TYPES = ("no_open_session", "session_mismatch")
 _PAGE = 1000
-
-
-def _all_documents(uow: UnitOfWork, store_id: str, day: date) -> list[IssuedDocument]:
-    documents: list[IssuedDocument] = []
-    after: tuple[str, int] | None = None
-    while True:
-        page = uow.queries.documents(store_id, day, after, _PAGE)
-        documents += page
-        if len(page) < _PAGE:
-            return documents
-        after = (page[-1].series, page[-1].sequence)
 
 
 def _all_exceptions(uow: UnitOfWork, store_id: str, day: date, **filters: str) -> list[ExceptionRecord]:
@@ -56,12 +44,10 @@ def _late(record: ExceptionRecord) -> dict[str, Any] | None:
 
 def day_summary(uow: UnitOfWork, store_id: str, day: date) -> dict[str, Any]:
     """The day summary of ``store_id`` on business day ``day``, read from what posting kept: the
-    daily balances, the journal lines of the day's sales documents (tenders), the day's
-    invoices and credit notes (tax by rate) and the register sessions opened that day."""
+    daily balances, the day's tenders and taxes by rate, and the register sessions opened that
+    day. Its cost is the day's keys (accounts, tenders, rates, sessions), not its documents."""
     store = snapshot(uow, ("stores",)).stores.get(store_id)
-    figures = day_figures(uow.queries.day_balances(store_id, day),
-                          uow.queries.day_sales_lines(store_id, day, list(TENDER_ACCOUNTS.values())))
-    documents = _all_documents(uow, store_id, day)
+    figures = day_figures(uow.queries.day_balances(store_id, day), uow.queries.day_tenders(store_id, day))
     registers: dict[str, list[dict[str, Any]]] = {}
     for session in uow.queries.sessions(store_id=store_id, business_day=day):
         registers.setdefault(session.register_id, []).append(z_report(session))
@@ -73,12 +59,10 @@ def day_summary(uow: UnitOfWork, store_id: str, day: date) -> dict[str, Any]:
         # Closing a day is CONTRACT section 11's next part (POST .../close): until then a day is open.
         "status": "open",
         **figures,
-        "exceptions_open": len(_all_exceptions(uow, store_id, day, status="open")),
+        "exceptions_open": uow.queries.day_open_exceptions(store_id, day),
         "closed_by": None, "closed_at": None,
-        "tax_by_rate": tax_by_rate((d.draft.kind, d.draft.body.get("lines", ())) for d in documents),
+        "tax_by_rate": tax_by_rate(uow.queries.day_taxes(store_id, day)),
         "registers": [{"register_id": register_id, "sessions": sessions}
                       for register_id, sessions in sorted(registers.items())],
         "late": sorted(late, key=lambda row: row["exception_id"]),
-        "documents": {"invoices": sum(d.draft.kind == "invoice" for d in documents),
-                      "credit_notes": sum(d.draft.kind == "credit_note" for d in documents)},
     }

@@ -127,6 +127,10 @@ class PostingWrites(msgspec.Struct):
     # Every session the batch touched, as its last event left it (a batch may open and close
     # several sessions of one register): (register_id, session_id): drawer.
     sessions: dict[tuple[str, str], Drawer] = msgspec.field(default_factory=dict)
+    # The day summary's figures, summed over the batch: (day, store, tender): amount, and
+    # (day, store, tax code, rate): [taxable, tax] (credit notes subtract).
+    day_tenders: dict[tuple[date, str, str], int] = msgspec.field(default_factory=dict)
+    day_taxes: dict[tuple[date, str, str, str], list[int]] = msgspec.field(default_factory=dict)
     statuses: list[tuple[int, str]] = msgspec.field(default_factory=list)
     # An order.fulfilled consumes its order's reservations at its own store's locations only
     # (CONTRACT section 15): (order_id, location_id) for each of them.
@@ -155,6 +159,8 @@ class LedgerRows(msgspec.Struct):
     statuses: list[tuple[Any, ...]]
     posted_at: str | None
     consumed_orders: list[tuple[Any, ...]]
+    daily_tenders: list[tuple[Any, ...]] = []
+    daily_taxes: list[tuple[Any, ...]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,8 +372,11 @@ class Queries(Protocol):
                  limit: int | None = None) -> list[SessionRow]: ...
     # The day's kept balances of a store: account -> (debit, credit)
     def day_balances(self, store_id: str, business_day: date) -> dict[str, tuple[int, int]]: ...
-    # What the day's sales, returns, exchanges and voids put on each account: account -> debit - credit
-    def day_sales_lines(self, store_id: str, business_day: date, accounts: list[str]) -> dict[str, int]: ...
+    def day_open_exceptions(self, store_id: str, business_day: date) -> int: ...
+    # What the day's sales, returns, exchanges and voids took per tender (kept at posting)
+    def day_tenders(self, store_id: str, business_day: date) -> dict[str, int]: ...
+    # The day's (tax code, rate, taxable, tax), from its invoices less its credit notes (kept at posting)
+    def day_taxes(self, store_id: str, business_day: date) -> list[tuple[str, str, int, int]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +409,9 @@ class Checks(Protocol):
     def events_posted_twice(self, after_entry_id: int) -> list[str]: ...
     # series: (last number issued, numbers issued after ``checked``, highest number found)
     def series_counts(self, checked: dict[str, int]) -> dict[str, tuple[int, int, int]]: ...
+    # The day summary's tenders and taxes by rate, kept (recomputed=False) or from the journal
+    # and the documents: {("tender", store, day, tender): (amount,), ("tax", store, day, code, rate): (taxable, tax)}
+    def day_figures(self, *, recomputed: bool) -> dict[tuple[str, ...], tuple[int, ...]]: ...
     def rebuild_balances(self) -> tuple[int, int]: ...  # rows of account and daily balances
     def rebuild_exception_counts(self) -> int: ...
 

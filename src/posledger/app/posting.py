@@ -30,6 +30,7 @@ from posledger.app.ports import (
 from posledger.app.retry import StorageUnavailable
 from posledger.domain.codec import decode_stored_event
 from posledger.domain.costing import StockPosition
+from posledger.domain.day_summary import add_day_taxes
 from posledger.domain.errors import InvalidInput
 from posledger.domain.events import Event
 from posledger.domain.master import MasterData
@@ -182,8 +183,14 @@ class BatchState:
             self._stock[key] = position
             writes.positions[key] = (store_id, position)
             writes.positions_as_read[key] = self._stock_as_read.get(key)
+        if posted.tenders:
+            entry = posted.entries[-1]
+            for tender, amount in posted.tenders:
+                day_key = (entry.business_day, entry.store_id, tender)
+                writes.day_tenders[day_key] = writes.day_tenders.get(day_key, 0) + amount
         invoice_number = None
         for draft in posted.documents:
+            add_day_taxes(writes.day_taxes, draft)
             series = document_series(draft.store_id, draft.kind)
             sequence = self._next_number(series)
             number = document_number(series, sequence)

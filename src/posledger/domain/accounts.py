@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CHART", "TENDER_ACCOUNTS", "account_name"]
+__all__ = ["CHART", "TENDER_ACCOUNTS", "TENDER_OF_ACCOUNT", "account_name"]
 
 CASH_DRAWER = "1000"
 STORE_SAFE = "1010"
@@ -55,6 +55,9 @@ TENDER_ACCOUNTS: dict[str, str] = {
     "gift_card": GIFT_CARD_LIABILITY,
     "on_account": ACCOUNTS_RECEIVABLE,
 }
+
+
+TENDER_OF_ACCOUNT: dict[str, str] = {account: tender for tender, account in TENDER_ACCOUNTS.items()}
 
 
 def account_name(code: str) -> str:

@@ -5,11 +5,12 @@ reads the day's balances, documents and sessions; this turns them into the summa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from posledger.domain import accounts as acc
 
-__all__ = ["day_figures", "tax_by_rate", "z_report"]
+__all__ = ["add_day_taxes", "day_figures", "tax_by_rate", "z_report"]
 
 
 def _debit_balance(balances: Mapping[str, tuple[int, int]], account: str) -> int:
@@ -17,9 +18,9 @@ def _debit_balance(balances: Mapping[str, tuple[int, int]], account: str) -> int
     return debit - credit
 
 
-def day_figures(balances: Mapping[str, tuple[int, int]], tender_lines: Mapping[str, int]) -> dict[str, Any]:
+def day_figures(balances: Mapping[str, tuple[int, int]], tenders: Mapping[str, int]) -> dict[str, Any]:
     """From the day's GL balances of the store (account: (debit, credit)) and what the day's
-    sales documents put on each tender account (account: debit - credit).
+    sales, returns, exchanges and voids took per tender (tender: amount, refunds negative).
 
     ``net_sales`` is gross sales less discounts, before returns, without tax (4000 - 4010);
     ``returns`` is 4020 (net of tax); ``tax`` is 2100's movement; ``tenders`` is what each
@@ -30,26 +31,33 @@ def day_figures(balances: Mapping[str, tuple[int, int]], tender_lines: Mapping[s
         "tax": -_debit_balance(balances, acc.SALES_TAX_PAYABLE),
         "returns": _debit_balance(balances, acc.RETURNS),
         "cogs": _debit_balance(balances, acc.COGS),
-        "tenders": {tender: tender_lines.get(account, 0) for tender, account in acc.TENDER_ACCOUNTS.items()},
+        "tenders": {tender: tenders.get(tender, 0) for tender in acc.TENDER_ACCOUNTS},
         "over_short": -_debit_balance(balances, acc.CASH_OVER_SHORT),
     }
 
 
-def tax_by_rate(documents: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> list[dict[str, Any]]:
-    """Taxable amount and tax per tax code and rate, from the day's documents as (kind, lines):
-    an invoice's lines add, a credit note's (return, exchange, void) subtract."""
-    totals: dict[tuple[str, str], list[int]] = {}
-    for kind, lines in documents:
-        sign = -1 if kind == "credit_note" else 1
-        for line in lines:
-            tax_code = line.get("tax_code")
-            if not tax_code:  # a document of a release that did not keep its lines' tax
-                continue
-            figures = totals.setdefault((str(tax_code), str(line.get("rate"))), [0, 0])
-            figures[0] += sign * int(line.get("net", 0))
-            figures[1] += sign * int(line.get("tax", 0))
+def add_day_taxes(totals: dict[tuple[date, str, str, str], list[int]], document: Any) -> None:
+    """Add a document's lines (a ``DocumentDraft``) to ``totals``: (business day, store, tax
+    code, rate): [taxable, tax]. An invoice's lines add, a credit note's (return, exchange,
+    void) subtract; what posting keeps for the day summary's tax by rate."""
+    sign = -1 if document.kind == "credit_note" else 1
+    for line in document.body.get("lines", ()):
+        tax_code = line.get("tax_code")
+        if not tax_code:  # a document of a release that did not keep its lines' tax
+            continue
+        key = (document.business_day, document.store_id, str(tax_code), str(line.get("rate")))
+        figures = totals.get(key)
+        if figures is None:
+            figures = totals[key] = [0, 0]
+        figures[0] += sign * int(line.get("net", 0))
+        figures[1] += sign * int(line.get("tax", 0))
+
+
+def tax_by_rate(rows: Iterable[tuple[str, str, int, int]]) -> list[dict[str, Any]]:
+    """The day's taxable amount and tax per tax code and rate, from its kept rows (tax code,
+    rate, taxable, tax)."""
     return [{"tax_code": code, "rate": rate, "taxable": taxable, "tax": tax}
-            for (code, rate), (taxable, tax) in sorted(totals.items())]
+            for code, rate, taxable, tax in sorted(rows)]
 
 
 def z_report(session: Any) -> dict[str, Any]:

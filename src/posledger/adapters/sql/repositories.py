@@ -339,6 +339,68 @@ _ADD_TO_DAILY_BALANCE = (
     "debit = daily_balances.debit + excluded.debit, credit = daily_balances.credit + excluded.credit")
 
 
+# The day summary's figures kept at posting (CONTRACT 2.1 section 11), added to as balances are.
+_ADD_TO_DAILY_TENDERS = (
+    "daily_tenders", ("store_id", "business_day", "tender", "amount"),
+    "ON CONFLICT (store_id, business_day, tender) DO UPDATE SET amount = daily_tenders.amount + excluded.amount")
+_ADD_TO_DAILY_TAXES = (
+    "daily_taxes", ("store_id", "business_day", "tax_code", "rate", "taxable", "tax"),
+    "ON CONFLICT (store_id, business_day, tax_code, rate) DO UPDATE SET "
+    "taxable = daily_taxes.taxable + excluded.taxable, tax = daily_taxes.tax + excluded.tax")
+
+
+# The day's tenders and taxes by rate as posting keeps them, from the journal and the documents:
+# what `rebuild` restores and what migration 0009 (PostgreSQL 0008) filled in for older days.
+_SALES_TYPES = "('sale.completed', 'order.fulfilled', 'return.completed', 'exchange.completed', 'sale.voided')"
+_DAILY_TENDERS_FROM_JOURNAL = (
+    "SELECT e.store_id, e.business_day, CASE l.account WHEN '1000' THEN 'cash' WHEN '1100' THEN 'card' "
+    "WHEN '1110' THEN 'wallet' WHEN '2200' THEN 'gift_card' ELSE 'on_account' END, SUM(l.debit - l.credit) "
+    "FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.entry_id "
+    'JOIN events ev ON ev."offset" = e.event_offset '
+    f"WHERE l.account IN ('1000', '1100', '1110', '2200', '1200') AND ev.type IN {_SALES_TYPES} "
+    "GROUP BY 1, 2, 3")
+_DAILY_TAXES_FROM_DOCUMENTS = {
+    "sqlite": "SELECT d.store_id, d.business_day, json_extract(j.value, '$.tax_code'), "
+              "json_extract(j.value, '$.rate'), "
+              "SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * json_extract(j.value, '$.net')), "
+              "SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * json_extract(j.value, '$.tax')) "
+              "FROM documents d, json_each(d.body, '$.lines') j "
+              "WHERE COALESCE(json_extract(j.value, '$.tax_code'), '') <> '' GROUP BY 1, 2, 3, 4",
+    "postgresql": "SELECT d.store_id, d.business_day, j->>'tax_code', j->>'rate', "
+                  "SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * (j->>'net')::bigint), "
+                  "SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * (j->>'tax')::bigint) "
+                  "FROM documents d CROSS JOIN LATERAL "
+                  "jsonb_array_elements(COALESCE(d.body::jsonb -> 'lines', '[]'::jsonb)) j "
+                  "WHERE COALESCE(j->>'tax_code', '') <> '' GROUP BY 1, 2, 3, 4",
+}
+
+
+def rebuild_day_figures(db: Database) -> None:
+    db.execute("DELETE FROM daily_tenders")
+    db.execute("DELETE FROM daily_taxes")
+    db.execute(f"INSERT INTO daily_tenders (store_id, business_day, tender, amount) {_DAILY_TENDERS_FROM_JOURNAL}")
+    db.execute("INSERT INTO daily_taxes (store_id, business_day, tax_code, rate, taxable, tax) "
+               f"{_DAILY_TAXES_FROM_DOCUMENTS[db.dialect]}")
+
+
+def day_figures(db: Database, *, recomputed: bool) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """The day summary's tenders and taxes by rate, as kept or as the journal and the documents
+    give them: {("tender", store, day, tender): (amount,), ("tax", store, day, code, rate):
+    (taxable, tax)}, zeros left out."""
+    tenders = (_DAILY_TENDERS_FROM_JOURNAL if recomputed
+               else "SELECT store_id, business_day, tender, amount FROM daily_tenders")
+    taxes = (_DAILY_TAXES_FROM_DOCUMENTS[db.dialect] if recomputed
+             else "SELECT store_id, business_day, tax_code, rate, taxable, tax FROM daily_taxes")
+    found: dict[tuple[str, ...], tuple[int, ...]] = {}
+    for row in db.fetchall(tenders):
+        if int(row[3]):
+            found[("tender", str(row[0]), str(row[1]), str(row[2]))] = (int(row[3]),)
+    for row in db.fetchall(taxes):
+        if int(row[4]) or int(row[5]):
+            found[("tax", str(row[0]), str(row[1]), str(row[2]), str(row[3]))] = (int(row[4]), int(row[5]))
+    return found
+
+
 def _drawer_json(drawer: Drawer) -> str:
     state = msgspec.structs.asdict(drawer)
     state["business_day"] = drawer.business_day.isoformat() if drawer.business_day else None
@@ -518,7 +580,12 @@ class SqlLedger:
               d.counted, d.over_short, d.approved_by, d.opened_at, d.closed_at)
              for d in writes.sessions.values()],
             [(offset, status) for offset, status in writes.statuses], writes.posted_at,
-            [(order_id, location_id) for order_id, location_id in writes.consumed_orders])
+            [(order_id, location_id) for order_id, location_id in writes.consumed_orders],
+            # Sorted by their keys, as the balances are (two workers lock them in the same order).
+            sorted((store, day.isoformat(), tender, amount)
+                   for (day, store, tender), amount in writes.day_tenders.items()),
+            sorted((store, day.isoformat(), code, rate, taxable, tax)
+                   for (day, store, code, rate), (taxable, tax) in writes.day_taxes.items()))
 
     def _write_positions(self, rows: LedgerRows) -> None:
         """Optimistic concurrency: a position is inserted only if nobody created it, and updated
@@ -547,6 +614,8 @@ class SqlLedger:
         db.insert_many("journal_lines", ("entry_id", "line_no", "account", "debit", "credit"), rows.lines)
         db.upsert_many(*_ADD_TO_ACCOUNT_BALANCE[:2], rows.account_balances, _ADD_TO_ACCOUNT_BALANCE[2])
         db.upsert_many(*_ADD_TO_DAILY_BALANCE[:2], rows.daily_balances, _ADD_TO_DAILY_BALANCE[2])
+        db.upsert_many(*_ADD_TO_DAILY_TENDERS[:2], rows.daily_tenders, _ADD_TO_DAILY_TENDERS[2])
+        db.upsert_many(*_ADD_TO_DAILY_TAXES[:2], rows.daily_taxes, _ADD_TO_DAILY_TAXES[2])
         db.insert_many("stock_moves", ("move_id", "event_offset", "move_no", *_MOVE_COLUMNS.split(", ")), rows.moves)
         self._write_positions(rows)
         db.insert_many(
@@ -834,27 +903,21 @@ class SqlQueries:
         last line already seen, (0, 0) for the first page. The cursor condition is written so
         the planner ranges on entry_id (``>= ? AND (> ? OR line_no > ?)``) instead of scanning
         and sorting every matching line."""
-        clauses = ["e.entry_id >= ?", "(e.entry_id > ? OR l.line_no > ?)"]
-        params: list[Any] = [after[0], after[0], after[1]]
-        for clause, value in (("l.account = ?", account), ("e.store_id = ?", store_id),
-                              ("e.business_day = ?", business_day.isoformat() if business_day else None),
-                              ("e.event_offset = ?", event_offset), ("e.register_id = ?", register_id)):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
         if account is not None and store_id is None and event_offset is None and register_id is None:
             # Account-only drill-down: walk the account's lines in posting order (its index),
             # joining each to its entry.
-            source = "journal_lines l JOIN journal_entries e ON e.entry_id = l.entry_id"
-            order = "l.entry_id, l.line_no"
-            clauses[0], clauses[1] = "l.entry_id >= ?", "(l.entry_id > ? OR l.line_no > ?)"
+            walk, source = "l", "journal_lines l JOIN journal_entries e ON e.entry_id = l.entry_id"
         else:
-            source = "journal_entries e JOIN journal_lines l ON l.entry_id = e.entry_id"
-            order = "e.entry_id, l.line_no"
+            walk, source = "e", "journal_entries e JOIN journal_lines l ON l.entry_id = e.entry_id"
+        where, params = _where(
+            [f"{walk}.entry_id >= ?", f"({walk}.entry_id > ? OR l.line_no > ?)"], [after[0], after[0], after[1]],
+            (("l.account", account), ("e.store_id", store_id),
+             ("e.business_day", business_day.isoformat() if business_day else None),
+             ("e.event_offset", event_offset), ("e.register_id", register_id)))
         rows = self.db.fetchall(
             "SELECT e.entry_id, l.line_no, e.event_id, l.account, l.debit, l.credit, e.store_id, "
             f"e.business_day, e.register_id, e.memo FROM {source} "
-            f"WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?", (*params, limit))
+            f"{where} ORDER BY {walk}.entry_id, l.line_no LIMIT ?", (*params, limit))
         return [EntryLineRow(int(r[0]), int(r[1]), r[2], str(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8], r[9])
                 for r in rows]
 
@@ -940,17 +1003,20 @@ class SqlQueries:
                                 "AND business_day = ?", (store_id, business_day.isoformat()))
         return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
-    def day_sales_lines(self, store_id: str, business_day: date, accounts: list[str]) -> dict[str, int]:
-        marks = ",".join("?" * len(accounts))
-        rows = self.db.fetchall(
-            "SELECT l.account, SUM(l.debit - l.credit) FROM journal_entries e "
-            "JOIN journal_lines l ON l.entry_id = e.entry_id "
-            'JOIN events ev ON ev."offset" = e.event_offset '
-            f"WHERE e.store_id = ? AND e.business_day = ? AND l.account IN ({marks}) "
-            "AND ev.type IN ('sale.completed', 'order.fulfilled', 'return.completed', 'exchange.completed',"
-            " 'sale.voided') GROUP BY l.account",
-            (store_id, business_day.isoformat(), *accounts))
+    def day_open_exceptions(self, store_id: str, business_day: date) -> int:
+        row = self.db.fetchone("SELECT COUNT(*) FROM exceptions WHERE store_id = ? AND business_day = ? "
+                               "AND status = 'open'", (store_id, business_day.isoformat()))
+        return int(row[0]) if row else 0
+
+    def day_tenders(self, store_id: str, business_day: date) -> dict[str, int]:
+        rows = self.db.fetchall("SELECT tender, amount FROM daily_tenders WHERE store_id = ? AND business_day = ?",
+                                (store_id, business_day.isoformat()))
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def day_taxes(self, store_id: str, business_day: date) -> list[tuple[str, str, int, int]]:
+        rows = self.db.fetchall("SELECT tax_code, rate, taxable, tax FROM daily_taxes WHERE store_id = ? "
+                                "AND business_day = ? ORDER BY tax_code, rate", (store_id, business_day.isoformat()))
+        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
 
 _SESSION_COLUMNS = ("register_id, session_id, store_id, business_day, status, opened_at, closed_at, "
@@ -1088,12 +1154,15 @@ class SqlChecks:
             found[series] = (int(last_number), int(row[0]), int(row[1]))
         return found
 
+    def day_figures(self, *, recomputed: bool) -> dict[tuple[str, ...], tuple[int, ...]]:
+        return day_figures(self.db, recomputed=recomputed)
+
     def rebuild_balances(self) -> tuple[int, int]:
         db = self.db
         if db.dialect == "postgresql":
             # Posting waits until the rebuilt balances commit (its upserts need ROW EXCLUSIVE);
             # reads go on. SQLite's write lock already does this.
-            db.execute("LOCK TABLE account_balances, daily_balances IN EXCLUSIVE MODE")
+            db.execute("LOCK TABLE account_balances, daily_balances, daily_tenders, daily_taxes IN EXCLUSIVE MODE")
         db.execute("DELETE FROM account_balances")
         db.execute("DELETE FROM daily_balances")
         db.execute("INSERT INTO account_balances (store_id, account, debit, credit) "
@@ -1102,6 +1171,7 @@ class SqlChecks:
         db.execute("INSERT INTO daily_balances (business_day, store_id, account, debit, credit) "
                    "SELECT e.business_day, e.store_id, l.account, SUM(l.debit), SUM(l.credit) FROM journal_lines l "
                    "JOIN journal_entries e ON e.entry_id = l.entry_id GROUP BY e.business_day, e.store_id, l.account")
+        rebuild_day_figures(db)
         accounts = db.fetchone("SELECT COUNT(*) FROM account_balances")
         days = db.fetchone("SELECT COUNT(*) FROM daily_balances")
         return (int(accounts[0]) if accounts else 0, int(days[0]) if days else 0)

@@ -167,6 +167,9 @@ class Posted(msgspec.Struct, gc=False):
     drawer: Drawer | None = None
     consumed_order_id: str | None = None
     business_day: date | None = None
+    # What a sale, return, exchange or void took (+) or refunded (-) per tender, from its
+    # entry's lines on the tender accounts: the day summary's tenders, kept at posting.
+    tenders: list[tuple[str, int]] = msgspec.field(default_factory=list)
 
 
 class Parked(msgspec.Struct, frozen=True, gc=False):

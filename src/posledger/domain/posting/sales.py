@@ -334,8 +334,11 @@ def _document(ctx: EventContext, kind: str, lines: list[dict[str, Any]], net: in
 
 
 def _finish(ctx: EventContext, entry: EntryBuilder, memo: str) -> None:
-    ctx.result.entries.append(entry.build(ctx.store.store_id, ctx.business_day,
-                                          ctx.envelope.register_id, memo))
+    built = entry.build(ctx.store.store_id, ctx.business_day, ctx.envelope.register_id, memo)
+    ctx.result.entries.append(built)
+    tender_of = acc.TENDER_OF_ACCOUNT
+    ctx.result.tenders.extend((tender_of[line.account], line.debit - line.credit)
+                              for line in built.lines if line.account in tender_of)
 
 
 def _drawer_cash(ctx: EventContext, cash: int, **figures: int) -> None:

@@ -518,11 +518,6 @@ class LateCash(_Body, kw_only=True):
     status: str
 
 
-class DocumentCounts(_Body, kw_only=True):
-    invoices: int
-    credit_notes: int
-
-
 class DaySummary(_Body, kw_only=True):
     store_id: str
     business_day: str
@@ -540,7 +535,6 @@ class DaySummary(_Body, kw_only=True):
     tax_by_rate: list[TaxByRate]
     registers: list[RegisterSessions]
     late: list[LateCash]
-    documents: DocumentCounts
 
 
 class Health(_Body, kw_only=True):

@@ -8,5 +8,39 @@ ALTER TABLE register_sessions ADD COLUMN closed_at TEXT;
 CREATE INDEX register_sessions_day ON register_sessions (store_id, business_day, register_id, opened_at);
 CREATE INDEX register_sessions_register ON register_sessions (register_id, opened_at, session_id);
 CREATE INDEX documents_store_day ON documents (store_id, business_day, series, sequence);
-CREATE INDEX exceptions_store_day ON exceptions (store_id, business_day, type);
+CREATE INDEX exceptions_store_day ON exceptions (store_id, business_day, type, status);
 ALTER TABLE rejections ADD COLUMN errors TEXT;
+
+-- The day summary's tenders and taxes by rate, kept at posting as the balances are (its cost is
+-- the day's keys, not its documents), filled in here for the days already posted.
+CREATE TABLE daily_tenders (
+    store_id     TEXT NOT NULL,
+    business_day TEXT NOT NULL,
+    tender       TEXT NOT NULL,
+    amount       INTEGER NOT NULL,
+    PRIMARY KEY (store_id, business_day, tender)
+) WITHOUT ROWID;
+CREATE TABLE daily_taxes (
+    store_id     TEXT NOT NULL,
+    business_day TEXT NOT NULL,
+    tax_code     TEXT NOT NULL,
+    rate         TEXT NOT NULL,
+    taxable      INTEGER NOT NULL,
+    tax          INTEGER NOT NULL,
+    PRIMARY KEY (store_id, business_day, tax_code, rate)
+) WITHOUT ROWID;
+INSERT INTO daily_tenders (store_id, business_day, tender, amount)
+    SELECT e.store_id, e.business_day, CASE l.account WHEN '1000' THEN 'cash' WHEN '1100' THEN 'card'
+           WHEN '1110' THEN 'wallet' WHEN '2200' THEN 'gift_card' ELSE 'on_account' END, SUM(l.debit - l.credit)
+    FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.entry_id
+    JOIN events ev ON ev."offset" = e.event_offset
+    WHERE l.account IN ('1000', '1100', '1110', '2200', '1200')
+      AND ev.type IN ('sale.completed', 'order.fulfilled', 'return.completed', 'exchange.completed', 'sale.voided')
+    GROUP BY 1, 2, 3;
+INSERT INTO daily_taxes (store_id, business_day, tax_code, rate, taxable, tax)
+    SELECT d.store_id, d.business_day, json_extract(j.value, '$.tax_code'), json_extract(j.value, '$.rate'),
+           SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * json_extract(j.value, '$.net')),
+           SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * json_extract(j.value, '$.tax'))
+    FROM documents d, json_each(d.body, '$.lines') j
+    WHERE COALESCE(json_extract(j.value, '$.tax_code'), '') <> ''
+    GROUP BY 1, 2, 3, 4;
