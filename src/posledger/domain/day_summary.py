@@ -41,16 +41,18 @@ def add_day_taxes(totals: dict[tuple[date, str, str, str], list[int]], document:
     code, rate): [taxable, tax]. An invoice's lines add, a credit note's (return, exchange,
     void) subtract; what posting keeps for the day summary's tax by rate."""
     sign = -1 if document.kind == "credit_note" else 1
-    for line in document.body.get("lines", ()):
+    day, store = document.business_day, document.store_id
+    for line in document.body.get("lines", ()):  # as posting writes them: rate text, net and tax integers
         tax_code = line.get("tax_code")
         if not tax_code:  # a document of a release that did not keep its lines' tax
             continue
-        key = (document.business_day, document.store_id, str(tax_code), str(line.get("rate")))
+        key = (day, store, tax_code, line["rate"])
         figures = totals.get(key)
         if figures is None:
-            figures = totals[key] = [0, 0]
-        figures[0] += sign * int(line.get("net", 0))
-        figures[1] += sign * int(line.get("tax", 0))
+            totals[key] = [sign * line["net"], sign * line["tax"]]
+        else:
+            figures[0] += sign * line["net"]
+            figures[1] += sign * line["tax"]
 
 
 def tax_by_rate(rows: Iterable[tuple[str, str, int, int]]) -> list[dict[str, Any]]:
