@@ -24,7 +24,7 @@ def test_the_served_schema_holds_under_generated_requests(server: Server) -> Non
     assert executable, "schemathesis is a dev dependency (pyproject.toml)"
     # The schema and the routes are the same on every backend: the full run on SQLite, a shorter
     # one on PostgreSQL (and with NATS) for what their storage answers differently.
-    examples, phases = ("15", "coverage,fuzzing") if server.database_url is None else ("8", "fuzzing")
+    examples, phases = ("10", "coverage,fuzzing") if server.database_url is None else ("8", "fuzzing")
     result = subprocess.run(
         [executable, "run", f"{server.url}/openapi.json", "-H", f"Authorization: Bearer {ADMIN}",
          "-n", examples, "--checks", CHECKS, "--phases", phases, "--no-color"],

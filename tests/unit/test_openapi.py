@@ -50,7 +50,9 @@ def test_every_body_is_a_named_type_and_every_error_the_one_problem(tmp_path: Pa
             for status, response in operation["responses"].items():
                 for media, content in response.get("content", {}).items():
                     body = content["schema"]
-                    if status[0] in "45":
+                    if name == "getHealth" and status == "503":
+                        assert body == {"$ref": "#/components/schemas/Health"}  # not ready: its own shape
+                    elif status[0] in "45":
                         assert body == {"$ref": "#/components/schemas/Problem"}, (name, status)
                     elif media == "application/json" and "$ref" not in body and "oneOf" not in body:
                         untyped.append(f"{method.upper()} {path} {status}")

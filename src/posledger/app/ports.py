@@ -125,8 +125,8 @@ class PostingWrites(msgspec.Struct):
     sales: dict[tuple[str, str], SaleRecord] = msgspec.field(default_factory=dict)
     drawers: dict[str, Drawer] = msgspec.field(default_factory=dict)
     # Every session the batch touched, as its last event left it (a batch may open and close
-    # several sessions of one register): (register_id, session_id): drawer.
-    sessions: dict[tuple[str, str], Drawer] = msgspec.field(default_factory=dict)
+    # several sessions of one register): (register_id, session_id, open_event_id): drawer.
+    sessions: dict[tuple[str, str, str], Drawer] = msgspec.field(default_factory=dict)
     # The day summary's figures, summed over the batch: (day, store, tender): amount, and
     # (day, store, tax code, rate): [taxable, tax] (credit notes subtract).
     day_tenders: dict[tuple[date, str, str], int] = msgspec.field(default_factory=dict)
@@ -200,6 +200,7 @@ class SessionRow(msgspec.Struct, frozen=True, gc=False):
     counted: int | None
     over_short: int | None
     approved_by: str | None
+    open_event_id: str = ""  # the register.opened event ("" for sessions posted before schema 9)
 
 
 class EntryLineRow(msgspec.Struct, frozen=True, gc=False):
@@ -366,9 +367,10 @@ class Queries(Protocol):
     def document_numbers(self) -> dict[str, list[int]]: ...
     def postings_per_event(self) -> dict[str, int]: ...
     def drawers(self) -> list[Drawer]: ...
-    # Sessions by register, then as they opened; after: (register_id, opened_at or "", session_id)
+    # Sessions by register, then as they opened; after: (register_id, opened_at or "", session_id,
+    # open_event_id) of the last one seen
     def sessions(self, *, store_id: str | None = None, register_id: str | None = None,
-                 business_day: date | None = None, after: tuple[str, str, str] | None = None,
+                 business_day: date | None = None, after: tuple[str, str, str, str] | None = None,
                  limit: int | None = None) -> list[SessionRow]: ...
     # The day's kept balances of a store: account -> (debit, credit)
     def day_balances(self, store_id: str, business_day: date) -> dict[str, tuple[int, int]]: ...

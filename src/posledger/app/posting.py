@@ -205,11 +205,13 @@ class BatchState:
             key = (sale.store_id, sale.receipt_no)
             self._sales[key] = sale
             writes.sales[key] = sale
-        if posted.drawer is not None:
-            self._drawers[posted.drawer.register_id] = posted.drawer
-            writes.drawers[posted.drawer.register_id] = posted.drawer
-            if posted.drawer.session_id is not None:
-                writes.sessions[(posted.drawer.register_id, posted.drawer.session_id)] = posted.drawer
+        drawer = posted.drawer
+        if drawer is not None:
+            self._drawers[drawer.register_id] = drawer
+            writes.drawers[drawer.register_id] = drawer
+            session_id = drawer.session_id
+            if session_id is not None:
+                writes.sessions[(drawer.register_id, session_id, drawer.open_event_id)] = drawer
         if posted.consumed_order_id is not None and posted.sales:
             store_id = posted.sales[-1].store_id
             master = self._master

@@ -370,7 +370,8 @@ _DAILY_TAXES_FROM_DOCUMENTS = {
                   "SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * (j->>'net')::bigint), "
                   "SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * (j->>'tax')::bigint) "
                   "FROM documents d CROSS JOIN LATERAL "
-                  "jsonb_array_elements(COALESCE(d.body::jsonb -> 'lines', '[]'::jsonb)) j "
+                  "jsonb_array_elements(CASE jsonb_typeof(d.body::jsonb -> 'lines') WHEN 'array' "
+                  "THEN d.body::jsonb -> 'lines' ELSE '[]'::jsonb END) j "
                   "WHERE COALESCE(j->>'tax_code', '') <> '' GROUP BY 1, 2, 3, 4",
 }
 
@@ -577,7 +578,7 @@ class SqlLedger:
               d.business_day.isoformat() if d.business_day else None, d.session_status,
               d.opening_float, d.cash_sales, d.cash_refunds, d.float_adds, d.drops, d.paid_outs,
               d.opening_float + d.cash_sales - d.cash_refunds + d.float_adds - d.drops - d.paid_outs,
-              d.counted, d.over_short, d.approved_by, d.opened_at, d.closed_at)
+              d.counted, d.over_short, d.approved_by, d.opened_at, d.closed_at, d.open_event_id)
              for d in writes.sessions.values()],
             [(offset, status) for offset, status in writes.statuses], writes.posted_at,
             [(order_id, location_id) for order_id, location_id in writes.consumed_orders],
@@ -632,8 +633,9 @@ class SqlLedger:
         db.executemany(
             "INSERT INTO register_sessions (register_id, session_id, store_id, business_day, status,"
             " opening_float, cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted,"
-            " over_short, approved_by, opened_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?) ON CONFLICT (register_id, session_id) DO UPDATE SET status = excluded.status, "
+            " over_short, approved_by, opened_at, closed_at, open_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (register_id, session_id, open_event_id) DO UPDATE SET "
+            "status = excluded.status, opening_float = excluded.opening_float, "
             "cash_sales = excluded.cash_sales, cash_refunds = excluded.cash_refunds, "
             "float_adds = excluded.float_adds, drops = excluded.drops, paid_outs = excluded.paid_outs,"
             " expected = excluded.expected, counted = excluded.counted, over_short = excluded.over_short,"
@@ -986,15 +988,15 @@ class SqlQueries:
         return [_drawer(r[0]) for r in self.db.fetchall("SELECT state FROM drawers ORDER BY register_id")]
 
     def sessions(self, *, store_id: str | None = None, register_id: str | None = None,
-                 business_day: date | None = None, after: tuple[str, str, str] | None = None,
+                 business_day: date | None = None, after: tuple[str, str, str, str] | None = None,
                  limit: int | None = None) -> list[SessionRow]:
-        cursor = ["(register_id, COALESCE(opened_at, ''), session_id) > (?, ?, ?)"] if after else []
+        cursor = ["(register_id, COALESCE(opened_at, ''), session_id, open_event_id) > (?, ?, ?, ?)"] if after else []
         where, params = _where(cursor, list(after) if after else [],
                                (("store_id", store_id), ("register_id", register_id),
                                 ("business_day", business_day.isoformat() if business_day else None)))
         rows = self.db.fetchall(
             f"SELECT {_SESSION_COLUMNS} FROM register_sessions {where} "
-            "ORDER BY register_id, COALESCE(opened_at, ''), session_id" + (" LIMIT ?" if limit else ""),
+            "ORDER BY register_id, COALESCE(opened_at, ''), session_id, open_event_id" + (" LIMIT ?" if limit else ""),
             (*params, limit) if limit else params)
         return [SessionRow(*r[:7], *(int(n) for n in r[7:14]), *r[14:]) for r in rows]
 
@@ -1021,7 +1023,7 @@ class SqlQueries:
 
 _SESSION_COLUMNS = ("register_id, session_id, store_id, business_day, status, opened_at, closed_at, "
                     "opening_float, cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted, "
-                    "over_short, approved_by")
+                    "over_short, approved_by, open_event_id")
 
 
 _DOC_COLUMNS = ("number, series, sequence, event_id, event_offset, kind, store_id, business_day, "

@@ -29,33 +29,30 @@ def _finish(ctx: EventContext, entry: EntryBuilder, memo: str, drawer: Drawer | 
 
 
 def post_register_opened(ctx: EventContext, opened: RegisterOpened) -> None:
-    """A new session starts from its opening float alone. Another session still open is left
-    as it was, never closed (the Z-report shows it so); its cash stays in account 1000 for the
-    register, as ``session_already_open`` says."""
+    """A new session starts from its opening float alone, identified by its register, its id
+    and this event. Another session still open is left as it was, never closed (the Z-report
+    shows it so); its cash stays in account 1000 for the register, as ``session_already_open``
+    says. The open session opened again (the same id) is one session with both floats. A
+    closed session's id opened again is another session under the same id
+    (``session_mismatch``): the closed one's figures never change."""
     drawer = _drawer(ctx)
-    if drawer.session_open:
-        ctx.find("session_already_open", register_id=drawer.register_id,
-                 open_session_id=drawer.session_id, new_session_id=opened.session_id)
     entry = EntryBuilder()
     entry.debit(acc.CASH_DRAWER, opened.opening_float)
     entry.credit(acc.STORE_SAFE, opened.opening_float)
-    if not drawer.session_open and drawer.session_id == opened.session_id:
-        # A closed session's id opened again: the closed session's figures stay as they are
-        # and the float belongs to no session; the register stays closed.
-        ctx.find("session_mismatch", register_id=drawer.register_id, session_id=opened.session_id,
-                 open_session_id=None, cash=opened.opening_float,
-                 problem="the session was closed already and cannot open again")
-        _finish(ctx, entry, f"open {opened.session_id}", None)
-        return
     if drawer.session_open and drawer.session_id == opened.session_id:
-        # The open session opened again: one session, its float the sum of both.
         _finish(ctx, entry, f"open {opened.session_id}",
                 drawer.with_cash(opened.opening_float, opening_float=opened.opening_float))
         return
+    if drawer.session_open:
+        ctx.find("session_already_open", register_id=drawer.register_id,
+                 open_session_id=drawer.session_id, new_session_id=opened.session_id)
+    elif drawer.session_id == opened.session_id:
+        ctx.find("session_mismatch", register_id=drawer.register_id, session_id=opened.session_id,
+                 open_session_id=None, problem="the id of a closed session: another session opens under it")
     fresh = Drawer(drawer.register_id, drawer.store_id, cash_expected=opened.opening_float,
                    session_id=opened.session_id, session_status="open",
                    business_day=ctx.business_day, opening_float=opened.opening_float,
-                   opened_at=ctx.envelope.occurred_at.isoformat())
+                   opened_at=ctx.envelope.occurred_at.isoformat(), open_event_id=ctx.envelope.event_id)
     _finish(ctx, entry, f"open {opened.session_id}", fresh)
 
 

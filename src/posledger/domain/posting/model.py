@@ -129,6 +129,9 @@ class Drawer(msgspec.Struct, frozen=True, gc=False):
     approved_by: str | None = None
     opened_at: str | None = None  # RFC 3339, the register.opened event's occurred_at
     closed_at: str | None = None
+    # The register.opened event that began the session: with the register and the session id,
+    # its identity (a POS that reuses a session id opens another session, never reopens one).
+    open_event_id: str = ""
 
     @property
     def session_open(self) -> bool:

@@ -109,6 +109,7 @@ from posledger.entrypoints.http.problems import (
 )
 from posledger.entrypoints.http.schemas import (
     EXAMPLES,
+    NON_PROBLEM_ANSWERS,
     REQUESTS,
     RESPONSES,
     response_schema,
@@ -399,8 +400,11 @@ def _typed_bodies(schema: dict[str, Any]) -> None:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             name = operation.get("operationId", "")
+            own = NON_PROBLEM_ANSWERS.get(name, {})
             for status, response in operation.get("responses", {}).items():
-                if status[0] in "45":
+                if int(status) in own:
+                    response["content"] = {"application/json": {"schema": response_schema(own[int(status)])}}
+                elif status[0] in "45":
                     response["content"] = problem
             if name in RESPONSES:
                 status, body = RESPONSES[name]

@@ -17,7 +17,7 @@ from posledger.entrypoints.http.params import (
     day_param,
     opaque_cursor,
     page_of,
-    pair_cursor,
+    parts_cursor,
     require_known,
 )
 from posledger.entrypoints.http.problems import ProblemError
@@ -48,7 +48,7 @@ def day_routes(api: FastAPI, application: App) -> None:
                       cursor: str | None = None, limit: PageLimit = 100) -> dict[str, Any]:
         principal.require("manager", "finance", "admin")
         day = day_param(business_day, "business_day")
-        after = pair_cursor(cursor)  # the last session's opened_at and id
+        after = parts_cursor(cursor, 3)  # the last session's opened_at, id and opening event
 
         def work(uow: UnitOfWork) -> list[SessionRow]:
             register = uow.master.body_of("registers", register_id)
@@ -57,8 +57,10 @@ def day_routes(api: FastAPI, application: App) -> None:
                 raise ProblemError(404, "not_found", "No such register",
                                    f"no register {register_id} in master data", "register_id")
             return uow.queries.sessions(register_id=register_id, business_day=day, limit=limit,
-                                        after=(register_id, *after) if after else None)
+                                        after=(register_id, after[0], after[1], after[2]) if after else None)
 
         sessions = application.uow.run(work, read_only=True, operation="sessions")
+        last = sessions[-1] if sessions else None
         return page_of([session_json(s) for s in sessions], limit,
-                       lambda last: opaque_cursor([last["opened_at"] or "", last["session_id"]]))
+                       lambda _: opaque_cursor([last.opened_at or "", last.session_id, last.open_event_id])
+                       if last else "")

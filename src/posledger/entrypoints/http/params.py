@@ -19,7 +19,7 @@ from posledger.entrypoints.http.auth import principal_of
 from posledger.entrypoints.http.problems import ProblemError
 
 __all__ = ["MAX_ID", "Auth", "PageLimit", "day_param", "require_known", "one_of", "line_cursor", "id_cursor",
-           "page_of", "opaque_cursor", "pair_cursor", "since_param"]
+           "page_of", "opaque_cursor", "pair_cursor", "parts_cursor", "since_param"]
 
 
 MAX_ID = 2**62  # integers the databases can hold (64-bit signed)
@@ -89,17 +89,23 @@ def opaque_cursor(parts: list[str]) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
 
-def pair_cursor(cursor: str | None) -> tuple[str, str] | None:
+def parts_cursor(cursor: str | None, count: int) -> tuple[str, ...] | None:
+    """An opaque cursor of ``count`` keys (what ``opaque_cursor`` made), or None for the first page."""
     if not cursor:
         return None
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
         parts = None
-    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(part, str) for part in parts)):
+    if not (isinstance(parts, list) and len(parts) == count and all(isinstance(part, str) for part in parts)):
         raise ProblemError(422, "invalid_request", "Invalid cursor", "use next_cursor from the previous page",
                            "cursor")
-    return parts[0], parts[1]
+    return tuple(parts)
+
+
+def pair_cursor(cursor: str | None) -> tuple[str, str] | None:
+    parts = parts_cursor(cursor, 2)
+    return None if parts is None else (parts[0], parts[1])
 
 
 def since_param(value: str | None) -> str | None:

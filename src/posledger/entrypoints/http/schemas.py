@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["REQUESTS", "RESPONSES", "EXAMPLES", "schema_components", "response_schema", "FieldError", "Problem"]
+__all__ = ["NON_PROBLEM_ANSWERS", "REQUESTS", "RESPONSES", "EXAMPLES", "schema_components", "response_schema", "FieldError", "Problem"]
 
 
 class _Body(msgspec.Struct, kw_only=True):
@@ -566,6 +566,10 @@ RESPONSES: dict[str, tuple[int, type[Any] | tuple[type[Any], ...]]] = {
     "getDaySummary": (200, DaySummary), "listRegisterSessions": (200, SessionPage),
     "getHealth": (200, Health),
 }
+
+# operationId: {status: type} for an error status that answers another body than a Problem
+# (/health says what is not ready in its own shape).
+NON_PROBLEM_ANSWERS: dict[str, dict[int, type[Any]]] = {"getHealth": {503: Health}}
 
 # operationId: the request body's type (the events body is the codec's, see app.py).
 REQUESTS: dict[str, type[Any]] = {

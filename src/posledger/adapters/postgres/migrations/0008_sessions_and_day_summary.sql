@@ -1,12 +1,17 @@
 -- Migration 0008: what the day summary (CONTRACT 2.1 section 11) and the integrator's reads
 -- (section 16) need. A register session keeps when it opened and closed (the Z-report's
--- opened_at and closed_at; empty for sessions posted before this release). Sessions and
+-- opened_at and closed_at; empty for sessions posted before this release) and the event that
+-- opened it. Sessions and
 -- documents are read by store and business day. A rejection keeps every field error, not only
 -- the first (section 7). SQLite's 0009 is the twin.
 ALTER TABLE register_sessions ADD COLUMN opened_at TEXT;
 ALTER TABLE register_sessions ADD COLUMN closed_at TEXT;
+-- The event that opened a session is part of its key: a reused session id is another session.
+ALTER TABLE register_sessions ADD COLUMN open_event_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE register_sessions DROP CONSTRAINT register_sessions_pkey;
+ALTER TABLE register_sessions ADD PRIMARY KEY (register_id, session_id, open_event_id);
 CREATE INDEX register_sessions_day ON register_sessions (store_id, business_day, register_id, opened_at);
-CREATE INDEX register_sessions_register ON register_sessions (register_id, opened_at, session_id);
+CREATE INDEX register_sessions_register ON register_sessions (register_id, opened_at, session_id, open_event_id);
 CREATE INDEX documents_store_day ON documents (store_id, business_day, series, sequence);
 CREATE INDEX exceptions_store_day ON exceptions (store_id, business_day, type, status);
 ALTER TABLE rejections ADD COLUMN errors TEXT;
@@ -41,6 +46,7 @@ INSERT INTO daily_taxes (store_id, business_day, tax_code, rate, taxable, tax)
     SELECT d.store_id, d.business_day, j->>'tax_code', j->>'rate',
            SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * (j->>'net')::bigint),
            SUM(CASE d.kind WHEN 'credit_note' THEN -1 ELSE 1 END * (j->>'tax')::bigint)
-    FROM documents d CROSS JOIN LATERAL jsonb_array_elements(COALESCE(d.body::jsonb -> 'lines', '[]'::jsonb)) j
+    FROM documents d CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(d.body::jsonb -> 'lines') WHEN 'array' THEN d.body::jsonb -> 'lines'
+                                                ELSE '[]'::jsonb END) j
     WHERE COALESCE(j->>'tax_code', '') <> ''
     GROUP BY 1, 2, 3, 4;

@@ -1,12 +1,41 @@
 -- Migration 0009: what the day summary (CONTRACT 2.1 section 11) and the integrator's reads
 -- (section 16) need. A register session keeps when it opened and closed (the Z-report's
--- opened_at and closed_at; empty for sessions posted before this release). Sessions and
--- documents are read by store and business day. A rejection keeps every field error, not only
--- the first (section 7). PostgreSQL's 0008 is the twin.
-ALTER TABLE register_sessions ADD COLUMN opened_at TEXT;
-ALTER TABLE register_sessions ADD COLUMN closed_at TEXT;
+-- opened_at and closed_at; empty for sessions posted before this release) and the event that
+-- opened it, part of its key: a POS that reuses a session id opens another session, and a
+-- closed one never changes. SQLite cannot change a primary key, so the table is rebuilt.
+-- Sessions and documents are read by store and business day. A rejection keeps every field
+-- error, not only the first (section 7). PostgreSQL's 0008 is the twin.
+CREATE TABLE register_sessions_v9 (
+    register_id   TEXT NOT NULL,
+    session_id    TEXT NOT NULL,
+    open_event_id TEXT NOT NULL DEFAULT '',
+    store_id      TEXT NOT NULL,
+    business_day  TEXT,
+    status        TEXT NOT NULL,
+    opening_float INTEGER NOT NULL,
+    cash_sales    INTEGER NOT NULL,
+    cash_refunds  INTEGER NOT NULL,
+    float_adds    INTEGER NOT NULL,
+    drops         INTEGER NOT NULL,
+    paid_outs     INTEGER NOT NULL,
+    expected      INTEGER NOT NULL,
+    counted       INTEGER,
+    over_short    INTEGER,
+    approved_by   TEXT,
+    opened_at     TEXT,
+    closed_at     TEXT,
+    PRIMARY KEY (register_id, session_id, open_event_id)
+);
+INSERT INTO register_sessions_v9 (register_id, session_id, store_id, business_day, status, opening_float,
+                                  cash_sales, cash_refunds, float_adds, drops, paid_outs, expected, counted,
+                                  over_short, approved_by)
+    SELECT register_id, session_id, store_id, business_day, status, opening_float, cash_sales, cash_refunds,
+           float_adds, drops, paid_outs, expected, counted, over_short, approved_by
+    FROM register_sessions;
+DROP TABLE register_sessions;
+ALTER TABLE register_sessions_v9 RENAME TO register_sessions;
 CREATE INDEX register_sessions_day ON register_sessions (store_id, business_day, register_id, opened_at);
-CREATE INDEX register_sessions_register ON register_sessions (register_id, opened_at, session_id);
+CREATE INDEX register_sessions_register ON register_sessions (register_id, opened_at, session_id, open_event_id);
 CREATE INDEX documents_store_day ON documents (store_id, business_day, series, sequence);
 CREATE INDEX exceptions_store_day ON exceptions (store_id, business_day, type, status);
 ALTER TABLE rejections ADD COLUMN errors TEXT;
