@@ -16,7 +16,6 @@ from posledger.entrypoints.http.params import (
     PageLimit,
     day_param,
     opaque_cursor,
-    page_of,
     parts_cursor,
     require_known,
 )
@@ -60,7 +59,8 @@ def day_routes(api: FastAPI, application: App) -> None:
                                         after=(register_id, after[0], after[1], after[2]) if after else None)
 
         sessions = application.uow.run(work, read_only=True, operation="sessions")
-        last = sessions[-1] if sessions else None
-        return page_of([session_json(s) for s in sessions], limit,
-                       lambda _: opaque_cursor([last.opened_at or "", last.session_id, last.open_event_id])
-                       if last else "")
+        # The cursor holds the last session's key, which its answer does not show (its opening event).
+        last = sessions[-1] if len(sessions) == limit else None
+        return {"items": [session_json(s) for s in sessions],
+                "next_cursor": opaque_cursor([last.opened_at or "", last.session_id, last.open_event_id])
+                if last else None}
